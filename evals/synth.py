@@ -1,0 +1,452 @@
+"""Deterministic synthesis of research tasks from the offline wiki corpus.
+
+Three kinds, all answerable from the corpus alone:
+
+- `single`: one article states the answer (birth year, nationality, capital, ...);
+- `bridge`: article A names article B through a specific relation (the novel's author,
+  the country a landmark is in, ...); the answer is a fact of B that A does not state,
+  and the question names A but never B;
+- `comparison`: two articles with a comparable fact of the same kind; the answer is one
+  of the two titles (born earlier, higher atomic number, larger population, ...).
+
+Splits: each article belongs to train/dev/test (80/10/10) by a hash of its title, not of
+the seed, so different seeds never leak an article across splits; a task is made only
+when all its supporting articles share one split. Same corpus + same seed -> identical
+bytes from `write_tasks`. Every task passes the rules in `evals.quality`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from evals.corpus import Article, article_url
+from evals.facts import Fact, display_name, extract_facts, person_aliases
+from evals.quality import passes
+
+__all__ = ["TEMPLATES", "report", "split_of", "synthesize", "write_tasks"]
+
+SPLIT_BUCKETS = (("train", 80), ("dev", 90), ("test", 100))
+
+# Relations asked about directly (lifespan and population are only compared: "how old was
+# X at death" is off by one without exact dates, and population figures come in many forms).
+SINGLE_RELATIONS = (
+    "birth_year", "death_year", "nationality", "work_year", "work_creator", "office_country",
+    "office_start", "capital_of", "capital", "continent", "located_country", "located_city",
+    "atomic_number", "element_symbol", "founded_year",
+)
+
+# {a}: the entity; {A}: the same, sentence-initial. Work placeholders: {type} {verb} {role};
+# office placeholders: {office} {country}.
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "birth_year": (
+        "In what year was {a} born?",
+        "{A} was born in which year?",
+        "What is the birth year of {a}?",
+        "Which year saw the birth of {a}?",
+    ),
+    "death_year": (
+        "In what year did {a} die?",
+        "{A} died in which year?",
+        "What year did {a} pass away?",
+        "In which year did the death of {a} occur?",
+    ),
+    "nationality": (
+        "What nationality was {a}?",
+        "Which country was {a} from?",
+        "What was the nationality of {a}?",
+        "{A} held which nationality?",
+    ),
+    "work_year": (
+        "In what year did the {type} {a} appear?",
+        "The {type} {a} dates from which year?",
+        "Which year does the {type} {a} date from?",
+    ),
+    "work_creator": (
+        "Who {verb} the {type} {a}?",
+        "The {type} {a} was {verb} by whom?",
+        "Who is the {role} of the {type} {a}?",
+        "Name the {role} of the {type} {a}.",
+    ),
+    "office_country": (
+        "Of which country was {a} {office}?",
+        "{A} served as {office} of which country?",
+        "Which country did {a} lead as {office}?",
+    ),
+    "office_start": (
+        "In what year did {a} become {office} of {country}?",
+        "{A} took office as {office} of {country} in which year?",
+        "When did the tenure of {a} as {office} of {country} begin? Give the year.",
+    ),
+    "capital_of": (
+        "{A} is the capital of which country?",
+        "Which country has {a} as its capital?",
+        "Of which country is {a} the capital city?",
+    ),
+    "capital": (
+        "What is the capital of {a}?",
+        "Which city is the capital of {a}?",
+        "Name the capital city of {a}.",
+    ),
+    "continent": (
+        "On which continent is {a}?",
+        "{A} lies on which continent?",
+        "Which continent is {a} located in?",
+    ),
+    "located_country": (
+        "In which country is {a} located?",
+        "{A} is found in which country?",
+        "Which country is home to {a}?",
+    ),
+    "located_city": (
+        "In which city is {a} located?",
+        "{A} is in which city?",
+        "Which city is home to {a}?",
+    ),
+    "atomic_number": (
+        "What is the atomic number of {a}?",
+        "{A} has which atomic number?",
+        "How many protons does an atom of {a} have?",
+    ),
+    "element_symbol": (
+        "What is the chemical symbol of {a}?",
+        "Which symbol denotes the element {a}?",
+        "{A} is represented by which chemical symbol?",
+    ),
+    "founded_year": (
+        "In what year was {a} founded?",
+        "{A} was founded or established in which year?",
+        "When was {a} established? Give the year.",
+    ),
+    # bridge: <link relation of A> -> <fact relation of B>
+    "work_creator>birth_year": (
+        "In what year was the {role} of the {type} {a} born?",
+        "The {type} {a} was {verb} by someone; in what year was that person born?",
+        "When was the person who {verb} the {type} {a} born? Give the year.",
+        "What is the birth year of the {role} of the {type} {a}?",
+    ),
+    "work_creator>death_year": (
+        "In what year did the {role} of the {type} {a} die?",
+        "The {type} {a} was {verb} by someone; in what year did that person die?",
+        "What is the death year of the {role} of the {type} {a}?",
+    ),
+    "work_creator>nationality": (
+        "What nationality was the {role} of the {type} {a}?",
+        "The {type} {a} was {verb} by a person of which nationality?",
+        "Which country was the {role} of the {type} {a} from?",
+    ),
+    "office_country>continent": (
+        "{A} was {office} of a country on which continent?",
+        "On which continent is the country that {a} led as {office}?",
+        "The country where {a} served as {office} lies on which continent?",
+    ),
+    "capital_of>continent": (
+        "{A} is the capital of a country on which continent?",
+        "On which continent is the country whose capital is {a}?",
+        "The country with {a} as its capital lies on which continent?",
+    ),
+    "located_country>continent": (
+        "{A} is located in a country on which continent?",
+        "On which continent is the country where {a} is located?",
+        "The country that is home to {a} lies on which continent?",
+    ),
+    # comparison
+    "born_earlier": (
+        "Who was born first, {a} or {b}?",
+        "Which of {a} and {b} was born earlier?",
+        "Of {a} and {b}, who was born first?",
+        "{A} or {b}: whose birth came first?",
+    ),
+    "born_later": (
+        "Who was born later, {a} or {b}?",
+        "Which of {a} and {b} was born more recently?",
+        "Of {a} and {b}, who was born last?",
+    ),
+    "died_earlier": (
+        "Who died first, {a} or {b}?",
+        "Which of {a} and {b} died earlier?",
+        "Of {a} and {b}, whose death came first?",
+    ),
+    "lived_longer": (
+        "Who lived longer, {a} or {b}?",
+        "Which of {a} and {b} had the longer life?",
+        "Of {a} and {b}, who died at an older age?",
+    ),
+    "work_older": (
+        "Which came out first, the {type_a} {a} or the {type_b} {b}?",
+        "Which is older, the {type_a} {a} or the {type_b} {b}?",
+        "Of the {type_a} {a} and the {type_b} {b}, which dates from earlier?",
+    ),
+    "office_earlier": (
+        "Who took office first, {a} or {b}?",
+        "Which of {a} and {b} began their tenure in office earlier?",
+        "Whose time in office started first: {a} or {b}?",
+    ),
+    "higher_atomic_number": (
+        "Which has the higher atomic number, {a} or {b}?",
+        "Which element has more protons per atom, {a} or {b}?",
+        "Of {a} and {b}, which comes later in the periodic table?",
+    ),
+    "larger_population": (
+        "Which has the larger population, {a} or {b}?",
+        "Which is more populous, {a} or {b}?",
+        "Of {a} and {b}, which has more inhabitants?",
+    ),
+}
+
+ROLES = {"directed": "director", "written": "author", "painted": "painter", "sculpted": "sculptor",
+         "composed": "composer", "recorded": "artist"}
+BRIDGES = {"work_creator": ("birth_year", "death_year", "nationality"), "office_country": ("continent",),
+           "capital_of": ("continent",), "located_country": ("continent",)}
+# comparison -> (fact relation, the winner has the "min" or "max" value, minimum difference)
+COMPARISONS = {
+    "born_earlier": ("birth_year", min, 1), "born_later": ("birth_year", max, 1),
+    "died_earlier": ("death_year", min, 1), "lived_longer": ("lifespan", max, 3),
+    "work_older": ("work_year", min, 1), "office_earlier": ("office_start", min, 1),
+    "higher_atomic_number": ("atomic_number", max, 1), "larger_population": ("population", max, None),
+}
+PEOPLE_COMPARISONS = {"born_earlier", "born_later", "died_earlier", "lived_longer", "office_earlier"}
+
+
+def split_of(title: str) -> str:
+    bucket = int(hashlib.sha1(f"deepstar-split:{title}".encode()).hexdigest(), 16) % 100
+    return next(name for name, upper in SPLIT_BUCKETS if bucket < upper)
+
+
+class _Namer:
+    """How an entity is named in a question: by title, or by title with its description."""
+
+    def __init__(self, articles: dict[str, Article]) -> None:
+        self.articles = articles
+        counts: Counter[str] = Counter()
+        for a in articles.values():
+            for word in re.findall(r"(?<=[a-z,;] )[A-Za-z][\w'-]*", a.extract):
+                counts[word] += 1
+        # A description's first word stays capitalized if the corpus writes it so mid-sentence
+        # ("German playwright"), and is lower-cased if not ("Tower in Paris").
+        self.counts = counts
+
+    def description(self, title: str) -> str | None:
+        desc = self.articles[title].description if title in self.articles else ""
+        desc = re.sub(r"\s*\([^()]*\)$", "", desc)
+        desc = re.sub(r"^\d{3,4}s? |\s+from \d.*$", "", desc).strip()
+        if not desc or re.search(r"\d|\(|\"", desc) or len(desc.split()) > 8:
+            return None
+        first, _, rest = desc.partition(" ")
+        if self.counts[first.lower()] > self.counts[first]:
+            first = first.lower()
+        return f"{first} {rest}".strip()
+
+    def name(self, title: str, rng: random.Random, avoid: Iterable[str] = ()) -> tuple[str, str]:
+        """(reference, form). `avoid`: strings the description must not contain (answers, B)."""
+        name = display_name(title)
+        desc = self.description(title)
+        if desc and not any(x and x.lower() in desc.lower() for x in avoid) and rng.random() < 0.4:
+            return f"{name} ({desc})", "title+description"
+        return name, "title"
+
+
+def _render(template: str, **fields: str) -> str:
+    text = template.format(A=fields.get("a", ""), **fields)
+    return text[:1].upper() + text[1:]
+
+
+def _task(kind: str, relation: str, template_no: int, question: str, answers: Sequence[str],
+          answer_type: str, facts: Sequence[Fact], split: str, **extra) -> dict:
+    answers = list(dict.fromkeys(a for a in answers if a))
+    titles = list(dict.fromkeys(f.title for f in facts))
+    evidence = [{"title": f.title, "field": fld, "text": text} for f in facts for fld, text in f.evidence]
+    evidence = list({json.dumps(e, sort_keys=True): e for e in evidence}.values())
+    digest = hashlib.sha1(json.dumps([question, answers, titles]).encode()).hexdigest()[:10]
+    return {
+        "id": f"syn-{kind}-{digest}", "question": question, "answers": answers, "kind": kind,
+        "relation": relation, "answer_type": answer_type, "supporting_titles": titles,
+        "supporting_urls": [article_url(t) for t in titles], "evidence": evidence, "split": split,
+        "template": f"{relation}/{template_no}", **extra,
+    }
+
+
+def _fields(fact: Fact) -> dict[str, str]:
+    extra = fact.extra
+    fields = {}
+    if "work_type" in extra:
+        fields.update(type=extra["work_type"], verb=extra["verb"], role=ROLES[extra["verb"]])
+    if "office" in extra:
+        office = extra["office"]
+        fields.update(office=office if office == "Prime Minister" else office.lower())
+    return fields
+
+
+def _singles(facts: list[Fact], namer: _Namer, rng: random.Random) -> Iterable[dict]:
+    capitals = defaultdict(list)
+    for f in facts:
+        if f.relation == "capital_of":
+            capitals[f.value].append(f)
+    for f in facts:
+        if f.relation not in SINGLE_RELATIONS:
+            continue
+        answers = [f.value, *f.aliases]
+        fields = _fields(f)
+        if f.relation == "office_start":
+            country = next((g.value for g in facts if g.title == f.title and g.relation == "office_country"), None)
+            if country is None:
+                continue
+            fields["country"] = ("the " if f.extra.get("the") else "") + country
+        templates = TEMPLATES[f.relation]
+        k = rng.randrange(len(templates))
+        ref, form = namer.name(f.title, rng, avoid=[*answers, *fields.values()])
+        question = _render(templates[k], a=ref, **fields)
+        yield _task("single", f.relation, k, question, answers, f.answer_type, [f], split_of(f.title), naming=form)
+    for country, claims in sorted(capitals.items()):
+        if len(claims) != 1:  # two cities claim the capital: not a well-posed question
+            continue
+        f = claims[0]
+        templates = TEMPLATES["capital"]
+        k = rng.randrange(len(templates))
+        city = display_name(f.title)
+        ref = ("the " if f.extra.get("the") else "") + country
+        question = _render(templates[k], a=ref)
+        yield _task("single", "capital", k, question, [city], "place", [f], split_of(f.title), naming="title")
+
+
+def _bridges(facts: list[Fact], articles: dict[str, Article], namer: _Namer, rng: random.Random) -> Iterable[dict]:
+    by_title_rel = {(f.title, f.relation): f for f in facts}
+    by_name = {display_name(t): t for t in sorted(articles)}
+    for link in facts:
+        if link.relation not in BRIDGES:
+            continue
+        b_title = link.value if link.value in articles else by_name.get(link.value)
+        if b_title is None or b_title == link.title or split_of(b_title) != split_of(link.title):
+            continue
+        a_text = f"{articles[link.title].extract} {articles[link.title].description}".lower()
+        for rel in BRIDGES[link.relation]:
+            fact = by_title_rel.get((b_title, rel))
+            if fact is None:
+                continue
+            answers = [fact.value, *fact.aliases]
+            if any(x.lower() in a_text for x in answers):
+                continue  # A already states the answer: not a bridge
+            relation = f"{link.relation}>{rel}"
+            templates = TEMPLATES[relation]
+            k = rng.randrange(len(templates))
+            avoid = [*answers, display_name(b_title), link.value]
+            ref, form = namer.name(link.title, rng, avoid=avoid)
+            question = _render(templates[k], a=ref, **_fields(link))
+            if any(x.lower() in question.lower() for x in (display_name(b_title), link.value)):
+                continue  # the question must not name B
+            yield _task("bridge", relation, k, question, answers, fact.answer_type, [link, fact],
+                        split_of(link.title), naming=form, bridge_title=b_title)
+
+
+def _comparisons(facts: list[Fact], articles: dict[str, Article], rng: random.Random) -> Iterable[dict]:
+    by_rel: dict[str, list[Fact]] = defaultdict(list)
+    for f in facts:
+        by_rel[f.relation].append(f)
+    for relation in sorted(COMPARISONS):
+        fact_rel, pick, min_diff = COMPARISONS[relation]
+        groups: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+        for f in by_rel[fact_rel]:
+            # populations are compared only between places of the same sort (country vs country)
+            sort = articles[f.title].description.split(" ")[0] if fact_rel == "population" else ""
+            groups[(split_of(f.title), sort)].append(f)
+        for (split, _), group in sorted(groups.items()):
+            pool = sorted(group, key=lambda f: f.title)
+            rng.shuffle(pool)
+            for fa, fb in zip(pool[0::2], pool[1::2], strict=False):
+                va, vb = fa.number, fb.number
+                if va is None or vb is None:
+                    continue
+                if min_diff is None:  # population: stated at different dates, demand a clear gap
+                    if max(va, vb) < 1.5 * min(va, vb):
+                        continue
+                elif abs(va - vb) < min_diff:
+                    continue
+                winner = fa if pick(va, vb) == va else fb
+                loser = fb if winner is fa else fa
+                name_a, name_b = display_name(fa.title), display_name(fb.title)
+                win, lose = display_name(winner.title), display_name(loser.title)
+                answers = [win]
+                if relation in PEOPLE_COMPARISONS:
+                    nationality = articles[winner.title].description.split(" ")[0]
+                    answers += [x for x in person_aliases(win, nationality)[1:] if x.lower() not in lose.lower()]
+                templates = TEMPLATES[relation]
+                k = rng.randrange(len(templates))
+                fields = {"a": name_a, "b": name_b}
+                if relation == "work_older":
+                    fields.update(type_a=fa.extra["work_type"], type_b=fb.extra["work_type"])
+                yield _task("comparison", relation, k, _render(templates[k], **fields), answers,
+                            "entity", [fa, fb], split, options=[name_a, name_b],
+                            values=[fa.value, fb.value])
+
+
+def synthesize(
+    corpus_articles: Iterable[Article | dict],
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    splits: Sequence[str] = ("train", "dev", "test"),
+) -> list[dict]:
+    """Tasks from the corpus, deterministic in (corpus, seed).
+
+    `n` caps the total number of tasks over the requested `splits` (a seeded sample, so the
+    splits keep their proportions); None keeps every task that passes the quality rules.
+    """
+    articles = {}
+    for a in corpus_articles:
+        art = a if isinstance(a, Article) else Article(a["title"], a.get("extract", ""), a.get("description", ""), a.get("topic", ""))
+        articles[art.title] = art
+    articles = dict(sorted(articles.items()))
+    facts = extract_facts(articles.values())
+    rng = random.Random(seed)
+    namer = _Namer(articles)
+    tasks: dict[str, dict] = {}
+    for task in (*_singles(facts, namer, rng), *_bridges(facts, articles, namer, rng), *_comparisons(facts, articles, rng)):
+        if task["split"] in splits and passes(task):
+            tasks.setdefault(task["id"], task)
+    chosen = sorted(tasks.values(), key=lambda t: t["id"])
+    if n is not None and n < len(chosen):
+        chosen = rng.sample(chosen, n)
+    order = {name: i for i, name in enumerate(splits)}
+    return sorted(chosen, key=lambda t: (order[t["split"]], t["kind"], t["id"]))
+
+
+def write_tasks(tasks: Iterable[dict], path: str | Path) -> Path:
+    """One JSON object per line, keys sorted, UTF-8: byte-identical for identical tasks."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(t, sort_keys=True, ensure_ascii=False) for t in tasks]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def report(tasks: Sequence[dict], *, samples: int = 3) -> str:
+    """Counts by kind/split/answer type, phrasing diversity, and sample questions per kind."""
+    lines = [f"{len(tasks)} tasks"]
+
+    def table(title: str, counter: Counter) -> None:
+        lines.append(f"by {title}: " + ", ".join(f"{k}={v}" for k, v in sorted(counter.items())))
+
+    table("split", Counter(t["split"] for t in tasks))
+    table("kind", Counter(t["kind"] for t in tasks))
+    table("split/kind", Counter(f"{t['split']}/{t['kind']}" for t in tasks))
+    table("answer type", Counter(t["answer_type"] for t in tasks))
+    table("naming", Counter(t.get("naming", "title") for t in tasks if t["kind"] != "comparison"))
+    lines.append("phrasing diversity (relation: tasks / templates used / distinct 3-word prefixes):")
+    by_relation: dict[str, list[dict]] = defaultdict(list)
+    for t in tasks:
+        by_relation[t["relation"]].append(t)
+    for relation, group in sorted(by_relation.items()):
+        templates = {t["template"] for t in group}
+        prefixes = {" ".join(t["question"].split()[:3]) for t in group}
+        lines.append(f"  {group[0]['kind']:<10} {relation:<28} {len(group):>5} / {len(templates)} / {len(prefixes)}")
+    for kind in sorted({t["kind"] for t in tasks}):
+        lines.append(f"templates per kind: {kind} = {len({t['template'] for t in tasks if t['kind'] == kind})}")
+        group = [t for t in tasks if t["kind"] == kind]
+        for t in random.Random(0).sample(group, min(samples, len(group))):
+            lines.append(f"  [{t['split']}] {t['question']}  -> {t['answers']}")
+    return "\n".join(lines)

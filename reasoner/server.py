@@ -1,0 +1,283 @@
+"""Lifecycle of the local vLLM server: start, find, check, stop.
+
+The server is vLLM's OpenAI-compatible API server (`python -m
+vllm.entrypoints.openai.api_server`; the CPU build's `vllm` console script does not
+work, see README) bound to 127.0.0.1, with LoRA enabled and runtime adapter loading
+allowed, and prefix caching on (agent prompts share long prefixes). Its pid, port,
+model and log path are recorded in a state file in the workspace, so every other
+command finds and reuses a running server. The server runs in its own process group,
+so stopping it stops its engine children too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from reasoner.errors import ModelNotPrepared, PortInUse, ServerError
+
+__all__ = [
+    "ServerSpec",
+    "ServerState",
+    "detect_device",
+    "port_in_use",
+    "read_state",
+    "server_status",
+    "start_server",
+    "stop_server",
+]
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    model_path: Path
+    served_name: str
+    state_path: Path
+    log_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8011
+    enable_lora: bool = True
+    max_lora_rank: int = 16
+    max_loras: int = 4
+    max_model_len: int = 4096
+    kv_cache_gib: int = 4
+    start_timeout_s: float = 900.0
+    extra_args: tuple[str, ...] = ()
+    allow_public: bool = False  # binding beyond loopback needs this, and warns
+
+
+@dataclass
+class ServerState:
+    pid: int
+    host: str
+    port: int
+    model: str
+    model_path: str
+    log_path: str
+    device: str
+    started_at: float
+    lora: bool = True
+    adapters: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}/v1"
+
+
+def detect_device() -> str:
+    """'cuda' where an NVIDIA GPU and a CUDA build of vLLM are present, else 'cpu'."""
+    try:
+        importlib.metadata.distribution("vllm")
+        cuda_build = True
+    except importlib.metadata.PackageNotFoundError:
+        cuda_build = False
+    has_gpu = shutil.which("nvidia-smi") is not None and Path("/dev/nvidia0").exists()
+    return "cuda" if (cuda_build and has_gpu) else "cpu"
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as dead
+    with contextlib.suppress(OSError, ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def read_state(state_path: Path) -> ServerState | None:
+    try:
+        data = json.loads(Path(state_path).read_text(encoding="utf-8"))
+        return ServerState(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _healthy(state: ServerState, timeout: float = 2.0) -> bool:
+    url = state.base_url.removesuffix("/v1") + "/health"
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def server_status(state_path: Path) -> tuple[ServerState | None, str]:
+    """(state, one of 'healthy' | 'starting' | 'dead' | 'stopped')."""
+    state = read_state(state_path)
+    if state is None:
+        return None, "stopped"
+    if not _alive(state.pid):
+        return state, "dead"
+    return state, ("healthy" if _healthy(state) else "starting")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _command(spec: ServerSpec, device: str) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(spec.model_path),
+        "--served-model-name", spec.served_name,
+        "--host", spec.host, "--port", str(spec.port),
+        "--max-model-len", str(spec.max_model_len),
+        "--enable-prefix-caching",
+        "--generation-config", "vllm",  # our sampling settings, not the checkpoint's
+        # The grammar, not the model, decides JSON whitespace: a tiny model otherwise pads
+        # constrained JSON with runaway spaces and newlines. vLLM reads this server-wide only.
+        "--structured-outputs-config", json.dumps({"backend": "xgrammar", "disable_any_whitespace": True}),
+    ]
+    if spec.enable_lora:
+        cmd += ["--enable-lora", "--max-lora-rank", str(spec.max_lora_rank), "--max-loras", str(spec.max_loras)]
+    if device == "cpu":
+        cmd += ["--dtype", "bfloat16"]
+    return cmd + list(spec.extra_args)
+
+
+def _kill_group(pid: int, grace_s: float = 15.0) -> None:
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            break
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    # reap it if it is our child
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, 0)
+
+
+def start_server(
+    spec: ServerSpec,
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> ServerState:
+    """Start the server (or reuse a healthy one already recorded) and wait for /health."""
+    state, status = server_status(spec.state_path)
+    if state is not None and status in ("healthy", "starting"):
+        if state.port == spec.port or status == "healthy":
+            if status == "starting":
+                return _wait(state, spec, None, progress)
+            return state
+    if not Path(spec.model_path).exists() or not (Path(spec.model_path) / "config.json").exists():
+        raise ModelNotPrepared(
+            f"no model checkpoint at {spec.model_path} (run `deepstar model prepare`, or pass --model PATH "
+            "to a Hugging Face checkpoint directory)"
+        )
+    if spec.host not in LOOPBACK:
+        if not spec.allow_public:
+            raise ServerError(
+                f"refusing to bind the model server to {spec.host}: it would be reachable from other machines. "
+                "Pass --allow-public to do it anyway."
+            )
+        warn(f"warning: the model server binds to {spec.host} and is reachable beyond this machine")
+    if port_in_use(spec.port, spec.host):
+        raise PortInUse(spec.port, spec.host)
+
+    device = detect_device()
+    spec.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = spec.log_dir / f"vllm-{spec.port}.log"
+    env = dict(os.environ)
+    env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+    env.setdefault("VLLM_LOGGING_LEVEL", "INFO")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    env.setdefault("VLLM_NO_USAGE_STATS", "1")
+    env.setdefault("DO_NOT_TRACK", "1")
+    if device == "cpu":
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(spec.kv_cache_gib))
+    with log_path.open("ab") as log:
+        log.write(f"\n=== deepstar starting vLLM at {time.ctime()} ===\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            _command(spec, device), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )
+    state = ServerState(
+        pid=proc.pid, host=spec.host, port=spec.port, model=spec.served_name,
+        model_path=str(spec.model_path), log_path=str(log_path), device=device,
+        started_at=time.time(), lora=spec.enable_lora,
+    )
+    spec.state_path.parent.mkdir(parents=True, exist_ok=True)
+    spec.state_path.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
+    return _wait(state, spec, proc, progress)
+
+
+def _wait(state: ServerState, spec: ServerSpec, proc: subprocess.Popen | None,
+          progress: Callable[[str, float], None] | None) -> ServerState:
+    t0 = time.monotonic()
+    try:
+        while True:
+            elapsed = time.monotonic() - t0
+            if proc is not None and proc.poll() is not None or proc is None and not _alive(state.pid):
+                raise ServerError(f"the vLLM server exited during start-up (log: {state.log_path})",
+                                  log_tail=_tail(Path(state.log_path)))
+            if _healthy(state):
+                if progress:
+                    progress("healthy", elapsed)
+                return state
+            if elapsed > spec.start_timeout_s:
+                raise ServerError(f"the vLLM server was not healthy after {spec.start_timeout_s:.0f} s "
+                                  f"(log: {state.log_path})", log_tail=_tail(Path(state.log_path)))
+            if progress:
+                progress("starting", elapsed)
+            time.sleep(1.0)
+    except BaseException:
+        # leave no orphan behind: a failed or interrupted start stops what it started
+        _kill_group(state.pid)
+        Path(spec.state_path).unlink(missing_ok=True)
+        raise
+
+
+def stop_server(state_path: Path) -> ServerState | None:
+    """Stop the recorded server and its children; None when none was recorded."""
+    state = read_state(state_path)
+    if state is None:
+        return None
+    if _alive(state.pid):
+        _kill_group(state.pid)
+    Path(state_path).unlink(missing_ok=True)
+    return state
