@@ -1,0 +1,88 @@
+"""`deepstar bench search|fetch`: web-layer performance numbers, as a table and JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.config import load_config
+from agent.web import host_port, start_wiki_site
+from evals.bench_web import bench_fetch, bench_search, derive_queries, machine_info
+from tools.fetch import FetchConfig, Fetcher
+
+__all__ = ["register"]
+
+bench_app = typer.Typer(name="bench", help="Performance benchmarks.", no_args_is_help=True)
+
+
+def _report(title: str, rows: list[tuple[str, str]], data: dict[str, Any], out: Path | None) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+@bench_app.command("search")
+def search(
+    queries: Annotated[int, typer.Option(min=1, help="number of queries")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, help="results per query")] = 10,
+    out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Latency of varied queries on the wiki FTS5 index (target: p50 <= 2 ms)."""
+    cfg = load_config({})
+    site = start_wiki_site(cfg)  # loads the corpus and builds/opens the index; not served
+    try:
+        qs = derive_queries(site.corpus, queries)
+        result = bench_search(site.index, qs, limit=limit)
+    finally:
+        site.stop()
+        site.index.close()
+    data = {"benchmark": "search", "machine": machine_info(), **result, "target_p50_ms": 2.0}
+    _report("wiki index search", [
+        ("queries", str(result["queries"])), ("p50", f"{result['p50_ms']:.3f} ms"),
+        ("p95", f"{result['p95_ms']:.3f} ms"), ("p99", f"{result['p99_ms']:.3f} ms"),
+        ("queries with results", str(result["with_results"]))], data, out)
+
+
+@bench_app.command("fetch")
+def fetch(
+    pages: Annotated[int, typer.Option(min=1, help="pages fetched per concurrency level")] = 1000,
+    out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Fetch + extract throughput against the local wiki site at concurrency 1 and 16."""
+    cfg = load_config({})
+    site = start_wiki_site(cfg).start()
+    try:
+        urls = [site.url + a.path for a in site.corpus.articles[:pages]]
+        allow = frozenset({host_port(site.url)})
+
+        def make(concurrency: int) -> Fetcher:
+            return Fetcher(FetchConfig(allow_hosts=allow, per_host_concurrency=concurrency,
+                                       timeout_s=cfg.fetch_timeout_s, max_bytes=cfg.fetch_max_bytes))
+        runs = [asyncio.run(bench_fetch(urls, make, concurrency=c)) for c in (1, 16)]
+    finally:
+        site.stop()
+        site.index.close()
+    one, sixteen = runs
+    ratio = sixteen["pages_per_s"] / one["pages_per_s"]
+    data = {"benchmark": "fetch", "machine": machine_info(), "runs": runs,
+            "ratio_16_over_1": ratio, "target_pages_per_s_at_16": 300}
+    _report("fetch + extract, local wiki site", [
+        ("pages", str(len(urls))),
+        ("pages/s @1", f"{one['pages_per_s']:.0f}"), ("pages/s @16", f"{sixteen['pages_per_s']:.0f}"),
+        ("ratio 16/1", f"{ratio:.2f}"), ("errors", str(one["errors"] + sixteen["errors"]))], data, out)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
