@@ -56,7 +56,11 @@ async def open_web(cfg: AgentConfig) -> AsyncIterator[Toolbox]:
     wiki_url = cfg.wiki_url
     if cfg.web == "wiki":
         if not wiki_url:
-            site = start_wiki_site(cfg).start()
+            # the configured port when free, so URLs in trajectories stay stable across runs
+            try:
+                site = start_wiki_site(cfg, port=cfg.wiki_port).start()
+            except OSError:
+                site = start_wiki_site(cfg).start()
             wiki_url = site.url
         extra = (host_port(wiki_url),)
     store = PageStore(cfg.pages_path)

@@ -1,10 +1,14 @@
-"""`deepstar tasks`: synthesize research tasks from the offline wiki corpus."""
+"""`deepstar tasks`: synthesize research tasks from the offline wiki corpus, and build
+scripted demonstrations (real tool observations) for them."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import typer
+
+from agent.commands._common import ConfigOpt, build_config, err_console
 
 __all__ = ["register"]
 
@@ -13,7 +17,7 @@ def synth(
     out: Path = typer.Option(..., "--out", help="Output JSONL file."),
     n: int | None = typer.Option(
         None, "--n", help="Total number of tasks over all splits (a seeded sample); default: all "
-        "that pass the quality rules (about 5,100 train / 640 dev / 630 test)."
+        "that pass the quality rules (about 4,860 train / 800 dev / 830 test; 263 / 76 / 61 of them bridges)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for phrasings, pairings and sampling."),
     report: bool = typer.Option(False, "--report", help="Print counts, phrasing diversity and samples."),
@@ -31,7 +35,44 @@ def synth(
         typer.echo(make_report(tasks))
 
 
+def demos(
+    tasks_file: Path = typer.Option(..., "--tasks", help="Task file (deepstar JSONL from `tasks synth`)."),
+    out: Path = typer.Option(..., "--out", help="Output JSONL of demonstration trajectory records."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Run the real tools along each task's supporting articles; keep evidence-backed demos."""
+    from evals.demos import write_jsonl
+    from evals.loaders import load_tasks
+
+    tasks = load_tasks(tasks_file)[:limit]
+    cfg = build_config(config, web="wiki")
+    kept, dropped = asyncio.run(_demos(cfg, tasks))
+    write_jsonl(kept, out)
+    typer.echo(f"wrote {len(kept)} demonstrations to {out}; dropped {sum(dropped.values())} of {len(tasks)}")
+    for reason, count in dropped.most_common():
+        typer.echo(f"  dropped {count}: {reason}")
+
+
+async def _demos(cfg, tasks: list[dict]):
+    from rich.progress import Progress
+
+    from agent.web import open_web
+    from evals.demos import build_demos
+    from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
+
+    async with open_web(cfg) as toolbox:
+        with Progress(console=err_console, transient=True) as bar:
+            job = bar.add_task("building demonstrations", total=len(tasks))
+            return await build_demos(
+                tasks, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL, user_text=react_user,
+                site_url=getattr(toolbox.search_provider, "base_url", None),
+                progress=lambda done, total: bar.update(job, completed=done, total=total),
+            )
+
+
 def register(app: typer.Typer) -> None:
     tasks = typer.Typer(help="Synthesize and inspect research tasks.", no_args_is_help=True)
     tasks.command("synth")(synth)
+    tasks.command("demos")(demos)
     app.add_typer(tasks, name="tasks")

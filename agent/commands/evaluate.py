@@ -1,0 +1,79 @@
+"""`deepstar eval`: run a task file through the research agent and score it; `--compare`
+two summaries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from agent.commands._common import ConfigOpt, build_config, err_console
+
+__all__ = ["register"]
+
+
+def evaluate(
+    tasks: Path | None = typer.Option(None, "--tasks", help="Task file (deepstar JSONL, HotpotQA, MuSiQue, ... any format `load_tasks` reads)."),
+    model: str | None = typer.Option(None, "--model", help="Model or LoRA adapter name served by the endpoint."),
+    mode: str | None = typer.Option(None, "--mode", help="plan or react (default: config mode)."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Tasks run at once."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
+    out: Path | None = typer.Option(None, "--out", help="Summary JSON (per-task results go beside it as .jsonl); default: <tasks>.eval.json."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: the embedded server)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming the tasks already in the results file."),
+    compare_files: tuple[Path, Path] | None = typer.Option(None, "--compare", help="Compare two summary JSON files (A B): print B - A."),
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Evaluate the agent on a task file: EM, F1, citation support, success, tokens, latency, by kind."""
+    from evals.harness import compare, print_summary
+
+    if compare_files:
+        a, b = (json.loads(Path(p).read_text(encoding="utf-8")) for p in compare_files)
+        compare(a, b)
+        return
+    if tasks is None:
+        raise typer.BadParameter("give --tasks FILE (or --compare A.json B.json)", param_hint="--tasks")
+    if mode not in (None, "plan", "react"):
+        raise typer.BadParameter(f"{mode!r} is not plan or react", param_hint="--mode")
+    from evals.loaders import load_tasks
+
+    task_list = load_tasks(tasks)[:limit]
+    cfg = build_config(config, base_url=base_url, model=model, mode=mode)
+    out = out or Path(f"{tasks.stem}.eval.json")
+    provenance = {"tasks_file": str(tasks), "n_tasks": len(task_list), "limit": limit, "model": cfg.model,
+                  "mode": cfg.mode, "base_url": cfg.base_url, "concurrency": concurrency,
+                  "deepstar_version": _version(), "agent_config": cfg.redacted()}
+    summary = asyncio.run(_run(cfg, task_list, out, concurrency, provenance, resume=not fresh))
+    print_summary(summary)
+    err_console.print(f"summary: {out}  per-task results: {summary['results_path']}")
+
+
+def _version() -> str:
+    from evals.demos import engine_version
+
+    return engine_version()
+
+
+async def _run(cfg: Any, tasks: list[dict], out: Path, concurrency: int, provenance: dict, *, resume: bool) -> dict:
+    from rich.progress import Progress
+
+    from agent import ResearchAgent
+    from evals.harness import run_eval
+
+    async with ResearchAgent(cfg) as agent:
+        async def run(task: dict) -> dict:
+            result = await agent.research(task["question"], task=task)
+            return result.record
+
+        with Progress(console=err_console, transient=True) as bar:
+            job = bar.add_task("evaluating", total=len(tasks))
+            return await run_eval(tasks, run, concurrency=concurrency, out_dir_or_path=out, resume=resume,
+                                  config=provenance,
+                                  progress=lambda done, total: bar.update(job, completed=done, total=total))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(evaluate)

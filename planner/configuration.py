@@ -1,0 +1,37 @@
+"""The research graph's settings (built from AgentConfig at the edge)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["PlannerConfig"]
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    mode: Literal["plan", "react"] = "plan"
+    max_steps: int = 24  # model calls per run, all branches together
+    max_subquestions: int = 3
+    max_tool_calls_per_branch: int = 6
+    max_reflect_rounds: int = 1
+    max_total_tokens: int = 200_000
+    max_wall_clock_s: float = 1800.0
+    max_invalid_outputs: int = 3
+    model: str | None = None  # the model or LoRA adapter name, per call
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = 0
+    max_tokens_per_call: int = 256
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("plan", "react"):
+            raise ValueError(f"mode must be 'plan' or 'react', got {self.mode!r}")
+        for name in ("max_steps", "max_subquestions", "max_tool_calls_per_branch", "max_invalid_outputs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    @property
+    def sampling(self) -> dict:
+        return {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed,
+                "max_tokens": self.max_tokens_per_call}

@@ -1,0 +1,462 @@
+"""The research graph: plan → research × N (Send) → reflect → write → verify.
+
+`--mode react` enters at `direct` instead of `plan`: one research branch on the
+question itself, no plan or reflect; the same tool loop, writer and verifier follow.
+Each research branch is a bounded tool-call loop (search / open / find / answer)
+whose answer becomes an evidence note: the URL it rests on and the page sentence
+that states it. `write` answers from the notes and writes a report whose `[n]` refer
+only to pages fetched in this run; `verify` checks every cited snippet against the
+page snapshot. The graph is assembled at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from planner import prompts
+from planner.configuration import PlannerConfig
+from planner.events import (
+    DraftEvent,
+    Event,
+    NodeEvent,
+    NoteEvent,
+    PlanEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    UsageEvent,
+    VerifyEvent,
+)
+from planner.state import BranchInput, ResearchState
+
+__all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet", "normalize"]
+
+
+# --- the seams: what a run needs, injected by the caller ------------------------------
+class ChatClient(Protocol):
+    async def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any: ...
+
+
+class Recorder(Protocol):
+    """Receives every model call and tool call as it happens (the agent's store)."""
+
+    def llm_call(self, *, node: str, branch: str, messages: list[dict[str, Any]],
+                 tools: list[dict[str, Any]] | None, result: Any, error: str | None,
+                 sampling: dict[str, Any], latency_s: float) -> None: ...
+
+    def tool_call(self, *, node: str, branch: str, name: str, arguments: dict[str, Any], ok: bool,
+                  text: str, error: str | None, url: str | None, page: Any, latency_s: float) -> None: ...
+
+
+@dataclass
+class Budget:
+    """Limits shared by all branches of one run (one event loop: no lock needed)."""
+
+    max_steps: int
+    max_tokens: int
+    max_wall_clock_s: float
+    steps: int = 0
+    tokens: int = 0
+    elapsed_before_s: float = 0.0  # wall time spent before a resume
+    started: float = field(default_factory=time.monotonic)
+
+    def spend(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.steps += 1
+        self.tokens += prompt_tokens + completion_tokens
+
+    def exhausted(self) -> str | None:
+        if self.steps >= self.max_steps:
+            return f"step budget ({self.max_steps} model calls) reached"
+        if self.tokens >= self.max_tokens:
+            return f"token budget ({self.max_tokens}) reached"
+        if self.elapsed_before_s + time.monotonic() - self.started >= self.max_wall_clock_s:
+            return f"wall-clock budget ({self.max_wall_clock_s:.0f} s) reached"
+        return None
+
+
+@dataclass
+class RunContext:
+    client: ChatClient
+    toolbox: Any  # tools.toolbox.Toolbox or a stand-in: .schemas, async .call(), .pages
+    config: PlannerConfig
+    budget: Budget
+    recorder: Recorder | None = None
+    emit: Callable[[Event], None] = lambda event: None
+    page_text: Callable[[str], str | None] | None = None  # snapshots from earlier attempts (resume)
+
+    def text_of(self, url: str) -> str | None:
+        page = self.toolbox.pages.get(url)
+        if page is not None:
+            return page.text
+        return self.page_text(url) if self.page_text else None
+
+
+# --- helpers ----------------------------------------------------------------------------
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def evidence_snippet(page_text: str, answer: str, question: str = "") -> str:
+    """The page sentence that states `answer` (else the one closest to the question)."""
+    sentences = [s.strip() for s in _SENTENCE.split(page_text or "") if s.strip()]
+    if not sentences:
+        return ""
+    target = normalize(answer)
+    if target:
+        for sentence in sentences:
+            if f" {target} " in f" {normalize(sentence)} ":
+                return sentence[:400]
+    words = set(normalize(question + " " + answer).split())
+    best = max(sentences, key=lambda s: len(words & set(normalize(s).split())))
+    return best[:400]
+
+
+def _usage_of(result: Any) -> tuple[int, int]:
+    usage = getattr(result, "usage", None)
+    return (getattr(usage, "prompt_tokens", 0), getattr(usage, "completion_tokens", 0))
+
+
+async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list[dict[str, Any]],
+                      tools: list[dict[str, Any]] | None = None, tool_choice: str = "auto",
+                      structured: dict[str, Any] | None = None) -> tuple[Any, dict[str, int]]:
+    cfg = ctx.config
+    t0 = time.monotonic()
+    error = None
+    result = None
+    try:
+        result = await ctx.client.chat(
+            messages, model=cfg.model, tools=tools, tool_choice=tool_choice, max_tokens=cfg.max_tokens_per_call,
+            temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, structured_outputs=structured)
+    except Exception as exc:  # recorded, then re-raised: the run ends with this error
+        error = f"{type(exc).__name__}: {exc}"
+        if ctx.recorder:
+            ctx.recorder.llm_call(node=node, branch=branch, messages=messages, tools=tools, result=None,
+                                  error=error, sampling=cfg.sampling, latency_s=time.monotonic() - t0)
+        raise
+    p, c = _usage_of(result)
+    ctx.budget.spend(p, c)
+    ctx.emit(UsageEvent(node=node, prompt_tokens=p, completion_tokens=c))
+    choice_error = result.choices[0].error if result.choices else "no choice"
+    if ctx.recorder:
+        ctx.recorder.llm_call(node=node, branch=branch, messages=messages, tools=tools, result=result,
+                              error=choice_error, sampling=cfg.sampling, latency_s=time.monotonic() - t0)
+    return result, {"prompt_tokens": p, "completion_tokens": c, "model_calls": 1}
+
+
+def _json_content(result: Any) -> dict[str, Any] | None:
+    text = (result.message.get("content") or "").strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        value = json.loads(text[start:end + 1])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _clean_questions(items: Any, k: int, existing: set[str]) -> list[str]:
+    out: list[str] = []
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if not isinstance(item, str):
+            continue
+        text = " ".join(item.split())
+        if len(text) < 3 or normalize(text) in existing or normalize(text) in {normalize(o) for o in out}:
+            continue
+        out.append(text)
+        if len(out) >= k:
+            break
+    return out
+
+
+# --- the research branch: one bounded tool loop -----------------------------------------
+async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquestion: str,
+                        hint: str | None) -> dict[str, Any]:
+    """Search / open / find until `answer`; returns the state update of the branch."""
+    cfg = ctx.config
+    web_tools = list(ctx.toolbox.schemas)
+    tools = web_tools + [prompts.ANSWER_TOOL]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": prompts.BRANCH_SYSTEM},
+        {"role": "user", "content": prompts.branch_user(question, subquestion, hint)},
+    ]
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "tool_calls": 0}
+    note: dict[str, Any] | None = None
+    invalid = 0
+    tool_calls = 0
+    stop_reason = None
+    error = None
+    call_seq = 0
+    while True:
+        stop_reason = ctx.budget.exhausted()
+        if stop_reason:
+            break
+        last_chance = tool_calls >= cfg.max_tool_calls_per_branch
+        offered = [prompts.ANSWER_TOOL] if last_chance else tools
+        result, used = await _model_call(ctx, node="research", branch=branch, messages=messages,
+                                         tools=offered, tool_choice="required")
+        for key, value in used.items():
+            usage[key] += value
+        choice = result.choices[0]
+        calls = choice.message.get("tool_calls") or []
+        if choice.error or not calls:
+            invalid += 1
+            problem = choice.error or "no tool call"
+            messages.append({"role": "assistant", "content": choice.text or choice.message.get("content") or ""})
+            messages.append({"role": "user", "content": prompts.corrective(problem)})
+            if invalid >= cfg.max_invalid_outputs:
+                error = f"the model produced {invalid} invalid outputs in a row (last: {problem})"
+                break
+            continue
+        invalid = 0
+        call = dict(calls[0])
+        call["id"] = f"call_{call_seq}"
+        call_seq += 1
+        messages.append({"role": "assistant", "content": choice.message.get("content") or "", "tool_calls": [call]})
+        name = call["function"]["name"]
+        args = json.loads(call["function"]["arguments"])
+        ctx.emit(ToolCallEvent(branch=branch, name=name, arguments=args))
+        if name == "answer":
+            note = _make_note(ctx, branch=branch, subquestion=subquestion, args=args)
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": "Answer recorded."})
+            ctx.emit(NoteEvent(branch=branch, note=note))
+            break
+        t0 = time.monotonic()
+        outcome = await ctx.toolbox.call(name, args)
+        tool_calls += 1
+        usage["tool_calls"] += 1
+        if ctx.recorder:
+            ctx.recorder.tool_call(node="research", branch=branch, name=name, arguments=args, ok=outcome.ok,
+                                   text=outcome.text, error=outcome.error, url=outcome.url, page=outcome.page,
+                                   latency_s=time.monotonic() - t0)
+        ctx.emit(ToolResultEvent(branch=branch, name=name, ok=outcome.ok,
+                                 summary=(outcome.text if outcome.ok else outcome.error or outcome.text)[:160]))
+        messages.append({"role": "tool", "tool_call_id": call["id"], "content": outcome.text})
+    status = "done" if note else ("failed" if error else "truncated" if stop_reason else "failed")
+    return {
+        "notes": [note] if note else [],
+        "subquestions": [{"id": branch, "status": status}],
+        "transcripts": [{"branch": branch, "messages": messages}],
+        "usage": usage,
+        "truncated": bool(stop_reason),
+        "stop_reason": stop_reason,
+        "error": error,
+    }
+
+
+def _make_note(ctx: RunContext, *, branch: str, subquestion: str, args: dict[str, Any]) -> dict[str, Any]:
+    answer = " ".join(str(args.get("answer", "")).split())
+    url = str(args.get("url", "")).strip()
+    text = ctx.text_of(url) if url else None
+    page = ctx.toolbox.pages.get(url)
+    quote = str(args.get("quote") or "").strip()
+    return {
+        "branch": branch,
+        "subquestion": subquestion,
+        "answer": answer,
+        "url": url,
+        "title": getattr(page, "title", "") or url,
+        # the model's own quote when it gives one (verify checks it); else the page sentence
+        "snippet": quote or (evidence_snippet(text, answer, subquestion) if text else ""),
+        "fetched": text is not None,
+    }
+
+
+# --- nodes ------------------------------------------------------------------------------------
+async def plan(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    ctx.emit(NodeEvent(node="plan"))
+    question = state["question"]
+    k = ctx.config.max_subquestions
+    messages = [{"role": "system", "content": prompts.PLAN_SYSTEM.format(k=k)},
+                {"role": "user", "content": prompts.plan_user(question)}]
+    usage: dict[str, int] = {}
+    texts: list[str] = []
+    for _attempt in range(2):  # ask, then re-ask once if the plan is malformed
+        if ctx.budget.exhausted():
+            break
+        result, used = await _model_call(ctx, node="plan", branch="plan", messages=messages,
+                                         structured={"json": prompts.plan_schema(k)})
+        usage = {key: usage.get(key, 0) + used[key] for key in used}
+        texts = _clean_questions((_json_content(result) or {}).get("subquestions"), k, set())
+        if texts:
+            break
+    if not texts:  # fall back to the question itself
+        texts = [question]
+    subs = [{"id": f"q{i}", "text": t, "status": "pending", "parent": None, "round": 0} for i, t in enumerate(texts)]
+    ctx.emit(PlanEvent(subquestions=subs, round=0))
+    return {"subquestions": subs, "round": 0, "usage": usage}
+
+
+async def direct(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """react mode: the question itself is the one sub-question."""
+    subs = [{"id": "q0", "text": state["question"], "status": "pending", "parent": None, "round": 0}]
+    runtime.context.emit(PlanEvent(subquestions=subs, round=0))
+    return {"subquestions": subs, "round": 0}
+
+
+async def research(state: BranchInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    sub = state["subquestion"]
+    runtime.context.emit(NodeEvent(node=f"research:{sub['id']}"))
+    return await run_tool_loop(runtime.context, branch=sub["id"], question=state["question"],
+                               subquestion=sub["text"], hint=state.get("hint"))
+
+
+async def reflect(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    ctx.emit(NodeEvent(node="reflect"))
+    rnd = state.get("round", 0)
+    subs = state.get("subquestions", [])
+    open_subs = [s for s in subs if s["status"] != "done"]
+    if not open_subs or rnd >= ctx.config.max_reflect_rounds or ctx.budget.exhausted() or state.get("error"):
+        return {"round": rnd + 1}
+    messages = [{"role": "system", "content": prompts.REFLECT_SYSTEM},
+                {"role": "user", "content": prompts.reflect_user(state["question"], state.get("notes", []),
+                                                                 [s["text"] for s in open_subs])}]
+    k = max(1, ctx.config.max_subquestions - len(subs) + len(open_subs))
+    result, used = await _model_call(ctx, node="reflect", branch="reflect", messages=messages,
+                                     structured={"json": prompts.reflect_schema(k)})
+    existing = {normalize(s["text"]) for s in subs}
+    texts = _clean_questions((_json_content(result) or {}).get("missing"), k, existing)
+    new = [{"id": f"q{len(subs) + i}", "text": t, "status": "pending", "parent": open_subs[0]["id"],
+            "round": rnd + 1} for i, t in enumerate(texts)]
+    if new:
+        ctx.emit(PlanEvent(subquestions=new, round=rnd + 1))
+    return {"subquestions": new, "round": rnd + 1, "usage": used}
+
+
+async def write(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    ctx.emit(NodeEvent(node="write"))
+    question = state["question"]
+    order = {s["id"]: i for i, s in enumerate(state.get("subquestions", []))}
+    notes = sorted(state.get("notes", []), key=lambda n: order.get(n["branch"], 99))
+    usage: dict[str, int] = {}
+    answer = ""
+    if len(notes) == 1 and normalize(notes[0]["subquestion"]) == normalize(question):
+        answer = notes[0]["answer"]
+    elif notes:
+        answer = notes[-1]["answer"]  # fallback: the last step of the chain
+        if not ctx.budget.exhausted():
+            messages = [{"role": "system", "content": prompts.WRITE_SYSTEM},
+                        {"role": "user", "content": prompts.final_answer_user(question, notes)}]
+            result, usage = await _model_call(ctx, node="write", branch="write", messages=messages,
+                                              structured={"json": prompts.FINAL_ANSWER_SCHEMA})
+            proposed = " ".join(str((_json_content(result) or {}).get("answer", "")).split())
+            if proposed:
+                answer = proposed
+    # one citation per (page, snippet) a note rests on; only pages fetched in this run
+    citations: list[dict[str, Any]] = []
+    by_key: dict[tuple[str, str], int] = {}
+    for note in notes:
+        key = (note.get("url", ""), note.get("snippet", ""))
+        if note.get("fetched") and key[0] and key not in by_key:
+            by_key[key] = len(citations) + 1
+            citations.append({"n": by_key[key], "url": key[0], "title": note.get("title") or key[0],
+                              "snippet": key[1], "claim": note["answer"]})
+    for note in notes:
+        note_n = by_key.get((note.get("url", ""), note.get("snippet", "")))
+        if note_n:
+            note["n"] = note_n
+    report = _report(question, answer, notes, citations, state)
+    ctx.emit(DraftEvent(answer=answer, report=report))
+    return {"answer": answer, "report": report, "citations": citations, "usage": usage}
+
+
+def _report(question: str, answer: str, notes: list[dict[str, Any]], citations: list[dict[str, Any]],
+            state: ResearchState) -> str:
+    lines = [f"# {question}", ""]
+    cited = [n for n in notes if n.get("n")]
+    answer_cite = next((n["n"] for n in cited if normalize(n["answer"]) == normalize(answer)), None)
+    if answer_cite is None and cited:
+        answer_cite = cited[-1]["n"]
+    if answer:
+        lines.append(f"**Answer:** {answer}" + (f" [{answer_cite}]" if answer_cite else " (no fetched source)"))
+    else:
+        lines.append("**Answer:** not found.")
+    if state.get("truncated"):
+        lines.append(f"\n_Stopped early: {state.get('stop_reason') or 'budget reached'}; this is the best answer so far._")
+    if notes:
+        lines += ["", "## Findings", ""]
+        for note in notes:
+            cite = f" [{note['n']}]" if note.get("n") else " (source not fetched in this run)"
+            quote = f' — "{note["snippet"]}"' if note.get("snippet") else ""
+            lines.append(f"- {note['subquestion']} {note['answer']}{quote}{cite}")
+    lines += ["", "## Sources", ""]
+    lines += [f"[{c['n']}] {c['title']} — {c['url']}" for c in citations] or ["(none)"]
+    return "\n".join(lines) + "\n"
+
+
+async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Check each cited snippet against the page snapshot; unsupported citations are
+    flagged in the report, and the support ratio recorded."""
+    ctx = runtime.context
+    ctx.emit(NodeEvent(node="verify"))
+    citations = [dict(c) for c in state.get("citations", [])]
+    report = state.get("report", "")
+    for c in citations:
+        text = ctx.text_of(c["url"]) or ""
+        snippet, claim = normalize(c.get("snippet", "")), normalize(c.get("claim", ""))
+        c["supported"] = bool(snippet) and snippet in normalize(text)
+        # whether the cited sentence states the claim itself (a weaker page may only mention it)
+        c["states_claim"] = bool(claim) and f" {claim} " in f" {snippet} "
+        if not c["supported"]:
+            c["problem"] = "snippet not found in the fetched page"
+            report = report.replace(f"[{c['n']}] {c['title']} — {c['url']}",
+                                    f"[{c['n']}] {c['title']} — {c['url']} (unverified: {c['problem']})")
+    support = sum(c["supported"] for c in citations) / len(citations) if citations else 0.0
+    ctx.emit(VerifyEvent(citation_support=support, citations=citations))
+    return {"citations": citations, "citation_support": support, "report": report}
+
+
+# --- routing ------------------------------------------------------------------------------------
+def route_start(state: ResearchState) -> Literal["plan", "direct"]:
+    return "direct" if state.get("mode") == "react" else "plan"
+
+
+def dispatch(state: ResearchState) -> list[Send] | Literal["write"]:
+    pending = [s for s in state.get("subquestions", []) if s["status"] == "pending"]
+    if not pending:
+        return "write"
+    return [Send("research", {"question": state["question"], "hint": state.get("hint"), "subquestion": s})
+            for s in pending]
+
+
+def after_research(state: ResearchState) -> Literal["reflect", "write"]:
+    return "reflect" if state.get("mode") != "react" else "write"
+
+
+# --- the graph ----------------------------------------------------------------------------------
+def build_graph(checkpointer: Any = None):
+    builder = StateGraph(ResearchState, context_schema=RunContext)
+    builder.add_node("plan", plan)
+    builder.add_node("direct", direct)
+    builder.add_node("research", research, input_schema=BranchInput)
+    builder.add_node("reflect", reflect)
+    builder.add_node("write", write)
+    builder.add_node("verify", verify)
+
+    builder.add_conditional_edges(START, route_start, ["plan", "direct"])
+    builder.add_conditional_edges("plan", dispatch, ["research", "write"])
+    builder.add_conditional_edges("direct", dispatch, ["research", "write"])
+    builder.add_conditional_edges("research", after_research, ["reflect", "write"])
+    builder.add_conditional_edges("reflect", dispatch, ["research", "write"])
+    builder.add_edge("write", "verify")
+    builder.add_edge("verify", END)
+    return builder.compile(checkpointer=checkpointer)
