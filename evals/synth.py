@@ -9,9 +9,12 @@ Three kinds, all answerable from the corpus alone:
 - `comparison`: two articles with a comparable fact of the same kind; the answer is one
   of the two titles (born earlier, higher atomic number, larger population, ...).
 
-Splits: each article belongs to train/dev/test (80/10/10) by a hash of its title, not of
-the seed, so different seeds never leak an article across splits; a task is made only
-when all its supporting articles share one split. Same corpus + same seed -> identical
+Splits: articles joined by a bridge link (a work and its creator, a landmark and its
+country, ...) form groups (connected components); a whole group takes one split, by a hash
+of its first title, so every bridge has both articles in the same split. Groups are split
+60/20/20 (bridges are few: dev and test need enough of them), lone articles 80/10/10 by a
+hash of their title. Nothing depends on the seed, so different seeds never leak an article
+across splits, and a task is made only when all its supporting articles share one split. Same corpus + same seed -> identical
 bytes from `write_tasks`. Every task passes the rules in `evals.quality`.
 """
 
@@ -29,9 +32,10 @@ from evals.corpus import Article, article_url
 from evals.facts import Fact, display_name, extract_facts, person_aliases
 from evals.quality import passes
 
-__all__ = ["TEMPLATES", "report", "split_of", "synthesize", "write_tasks"]
+__all__ = ["TEMPLATES", "assign_splits", "report", "split_of", "synthesize", "write_tasks"]
 
 SPLIT_BUCKETS = (("train", 80), ("dev", 90), ("test", 100))
+GROUP_BUCKETS = (("train", 60), ("dev", 80), ("test", 100))
 
 # Relations asked about directly (lifespan and population are only compared: "how old was
 # X at death" is off by one without exact dates, and population figures come in many forms).
@@ -213,9 +217,39 @@ COMPARISONS = {
 PEOPLE_COMPARISONS = {"born_earlier", "born_later", "died_earlier", "lived_longer", "office_earlier"}
 
 
-def split_of(title: str) -> str:
+def split_of(title: str, buckets: Sequence[tuple[str, int]] = SPLIT_BUCKETS) -> str:
+    """The split a hash of `title` falls in (the split of a lone article, or of a group by its key)."""
     bucket = int(hashlib.sha1(f"deepstar-split:{title}".encode()).hexdigest(), 16) % 100
-    return next(name for name, upper in SPLIT_BUCKETS if bucket < upper)
+    return next(name for name, upper in buckets if bucket < upper)
+
+
+def _bridge_target(link: Fact, articles: dict[str, Article], by_name: dict[str, str]) -> str | None:
+    """The article B that a link fact of A names, or None when it is no usable bridge."""
+    if link.relation not in BRIDGES:
+        return None
+    b_title = link.value if link.value in articles else by_name.get(link.value)
+    return None if b_title is None or b_title == link.title else b_title
+
+
+def assign_splits(articles: dict[str, Article], facts: Sequence[Fact]) -> dict[str, str]:
+    """title -> split. Articles joined by bridge links share one split (see the module docstring)."""
+    by_name = {display_name(t): t for t in sorted(articles)}
+    parent = {t: t for t in articles}
+
+    def root(t: str) -> str:
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
+    for link in facts:
+        b_title = _bridge_target(link, articles, by_name)
+        if b_title is not None and link.title in parent:
+            a, b = root(link.title), root(b_title)
+            if a != b:  # the smaller title is the root, so a group's key is its first title
+                parent[max(a, b)] = min(a, b)
+    sizes = Counter(root(t) for t in articles)
+    return {t: split_of(key := root(t), GROUP_BUCKETS if sizes[key] > 1 else SPLIT_BUCKETS) for t in articles}
 
 
 class _Namer:
@@ -282,7 +316,7 @@ def _fields(fact: Fact) -> dict[str, str]:
     return fields
 
 
-def _singles(facts: list[Fact], namer: _Namer, rng: random.Random) -> Iterable[dict]:
+def _singles(facts: list[Fact], namer: _Namer, splits: dict[str, str], rng: random.Random) -> Iterable[dict]:
     capitals = defaultdict(list)
     for f in facts:
         if f.relation == "capital_of":
@@ -301,7 +335,7 @@ def _singles(facts: list[Fact], namer: _Namer, rng: random.Random) -> Iterable[d
         k = rng.randrange(len(templates))
         ref, form = namer.name(f.title, rng, avoid=[*answers, *fields.values()])
         question = _render(templates[k], a=ref, **fields)
-        yield _task("single", f.relation, k, question, answers, f.answer_type, [f], split_of(f.title), naming=form)
+        yield _task("single", f.relation, k, question, answers, f.answer_type, [f], splits[f.title], naming=form)
     for country, claims in sorted(capitals.items()):
         if len(claims) != 1:  # two cities claim the capital: not a well-posed question
             continue
@@ -311,18 +345,17 @@ def _singles(facts: list[Fact], namer: _Namer, rng: random.Random) -> Iterable[d
         city = display_name(f.title)
         ref = ("the " if f.extra.get("the") else "") + country
         question = _render(templates[k], a=ref)
-        yield _task("single", "capital", k, question, [city], "place", [f], split_of(f.title), naming="title")
+        yield _task("single", "capital", k, question, [city], "place", [f], splits[f.title], naming="title")
 
 
-def _bridges(facts: list[Fact], articles: dict[str, Article], namer: _Namer, rng: random.Random) -> Iterable[dict]:
+def _bridges(facts: list[Fact], articles: dict[str, Article], namer: _Namer, splits: dict[str, str],
+             rng: random.Random) -> Iterable[dict]:
     by_title_rel = {(f.title, f.relation): f for f in facts}
     by_name = {display_name(t): t for t in sorted(articles)}
     for link in facts:
-        if link.relation not in BRIDGES:
-            continue
-        b_title = link.value if link.value in articles else by_name.get(link.value)
-        if b_title is None or b_title == link.title or split_of(b_title) != split_of(link.title):
-            continue
+        b_title = _bridge_target(link, articles, by_name)
+        if b_title is None or splits[b_title] != splits[link.title]:
+            continue  # cannot happen with `assign_splits`; kept as the invariant's guard
         a_text = f"{articles[link.title].extract} {articles[link.title].description}".lower()
         for rel in BRIDGES[link.relation]:
             fact = by_title_rel.get((b_title, rel))
@@ -340,10 +373,11 @@ def _bridges(facts: list[Fact], articles: dict[str, Article], namer: _Namer, rng
             if any(x.lower() in question.lower() for x in (display_name(b_title), link.value)):
                 continue  # the question must not name B
             yield _task("bridge", relation, k, question, answers, fact.answer_type, [link, fact],
-                        split_of(link.title), naming=form, bridge_title=b_title)
+                        splits[link.title], naming=form, bridge_title=b_title)
 
 
-def _comparisons(facts: list[Fact], articles: dict[str, Article], rng: random.Random) -> Iterable[dict]:
+def _comparisons(facts: list[Fact], articles: dict[str, Article], splits: dict[str, str],
+                 rng: random.Random) -> Iterable[dict]:
     by_rel: dict[str, list[Fact]] = defaultdict(list)
     for f in facts:
         by_rel[f.relation].append(f)
@@ -353,7 +387,7 @@ def _comparisons(facts: list[Fact], articles: dict[str, Article], rng: random.Ra
         for f in by_rel[fact_rel]:
             # populations are compared only between places of the same sort (country vs country)
             sort = articles[f.title].description.split(" ")[0] if fact_rel == "population" else ""
-            groups[(split_of(f.title), sort)].append(f)
+            groups[(splits[f.title], sort)].append(f)
         for (split, _), group in sorted(groups.items()):
             pool = sorted(group, key=lambda f: f.title)
             rng.shuffle(pool)
@@ -405,7 +439,9 @@ def synthesize(
     rng = random.Random(seed)
     namer = _Namer(articles)
     tasks: dict[str, dict] = {}
-    for task in (*_singles(facts, namer, rng), *_bridges(facts, articles, namer, rng), *_comparisons(facts, articles, rng)):
+    split_map = assign_splits(articles, facts)
+    for task in (*_singles(facts, namer, split_map, rng), *_bridges(facts, articles, namer, split_map, rng),
+                 *_comparisons(facts, articles, split_map, rng)):
         if task["split"] in splits and passes(task):
             tasks.setdefault(task["id"], task)
     chosen = sorted(tasks.values(), key=lambda t: t["id"])

@@ -86,3 +86,31 @@ def fetch(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("generate")
+def generate(
+    tokens: Annotated[int, typer.Option(min=1, help="tokens generated per request")] = 128,
+    concurrency: Annotated[str, typer.Option(help="comma-separated concurrency levels")] = "1,8",
+    base_url: Annotated[str | None, typer.Option("--base-url", help="endpoint (default: the embedded server)")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="model or adapter name")] = None,
+    out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Raw generation tokens/s of the served model, one request and several at once."""
+    from agent.runtime import ensure_embedded_server, make_client
+    from evals.bench_generate import bench_generate
+
+    cfg = load_config({"base_url": base_url, "model": model})
+    embedded = cfg.base_url is None
+    url = cfg.base_url or ensure_embedded_server(cfg).base_url
+    levels = tuple(int(c) for c in concurrency.split(",") if c.strip())
+
+    async def run() -> list[dict[str, Any]]:
+        async with make_client(cfg, url, embedded=embedded) as client:
+            return await bench_generate(client, tokens=tokens, concurrency=levels, model=cfg.model)
+
+    rows = asyncio.run(run())
+    data = {"benchmark": "generate", "machine": machine_info(), "base_url": url, "runs": rows}
+    _report("generation throughput", [(f"concurrency {r['concurrency']}",
+                                       f"{r['tokens_per_s']:.1f} tok/s ({r['per_request_tokens_per_s']:.1f} per request)")
+                                      for r in rows], data, out)

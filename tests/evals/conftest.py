@@ -25,3 +25,38 @@ def mini_corpus() -> list[Article]:
         Article("Thirty Years' War", "The Thirty Years' War was a war fought in Europe.", "Major war in Central Europe (1618–1648)"),
         Article("Le Monde", "Le Monde is a French newspaper founded in 1944 by Hubert Beuve-Méry.", "French daily newspaper"),
     ]
+
+
+@pytest.fixture(scope="session")
+def demo_tasks(real_articles) -> list[dict]:
+    """A few dev tasks of each kind (deterministic)."""
+    import random
+
+    from evals.synth import synthesize
+
+    tasks = synthesize(real_articles, seed=0, splits=("dev",))
+    rng = random.Random(0)
+    return [t for kind in ("single", "bridge", "comparison")
+            for t in rng.sample([t for t in tasks if t["kind"] == kind], 4)]
+
+
+@pytest.fixture(scope="session")
+def wiki_demos(demo_tasks, tmp_path_factory) -> tuple[list[dict], list[dict]]:
+    """Demonstrations of `demo_tasks` built against the REAL local wiki site (`open_web`
+    with a fresh workspace: the search index is built there). (records, toolbox schemas)"""
+    import asyncio
+
+    from agent.config import AgentConfig
+    from agent.web import open_web
+    from evals.demos import build_demo
+    from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
+
+    cfg = AgentConfig(home=tmp_path_factory.mktemp("demo-home"), web="wiki")
+
+    async def build() -> tuple[list[dict], list[dict]]:
+        async with open_web(cfg) as box:
+            records = [await build_demo(t, box, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL, user_text=react_user)
+                       for t in demo_tasks]
+            return records, box.schemas
+
+    return asyncio.run(build())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -22,3 +23,55 @@ def test_tasks_synth_writes_jsonl_and_report(tmp_path):
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 40 and all({"id", "question", "answers"} <= set(r) for r in rows)
     assert "by split" in result.output and "wrote 40 tasks" in result.output
+
+
+@pytest.mark.integration
+def test_tasks_demos_cli_against_the_real_wiki(tmp_path):
+    from agent.cli import app
+
+    tasks_file = tmp_path / "tasks.jsonl"
+    result = CliRunner().invoke(app, ["tasks", "synth", "--n", "30", "--seed", "4", "--out", str(tasks_file)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "demos.jsonl"
+    result = CliRunner().invoke(app, ["tasks", "demos", "--tasks", str(tasks_file), "--out", str(out), "--limit", "6"],
+                                env={"DEEPSTAR_HOME": str(tmp_path / "home")})
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert "wrote" in result.output and 5 <= len(rows) <= 6
+    assert all(r["success"] and r["source"] == "demonstration" and r["snapshots"] for r in rows)
+
+
+def test_eval_cli_runs_the_agent_through_the_harness(tmp_path, monkeypatch):
+    import agent
+    from agent.cli import app
+
+    class FakeAgent:
+        def __init__(self, cfg) -> None:
+            self.cfg = cfg
+
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc) -> None:
+            return None
+
+        async def research(self, question, *, task=None):
+            page = "http://wiki.test/wiki/X"
+            record = {"id": f"t-{task['id']}", "final_answer": task["answers"][0], "messages": [],
+                      "citations": [{"n": 1, "url": page, "title": "X", "snippet": task["answers"][0]}],
+                      "usage": {"prompt_tokens": 5, "completion_tokens": 1}, "latency_s": 0.1, "error": None,
+                      "snapshots": {page: f"text {task['answers'][0]} text"}}
+            return type("Result", (), {"record": record})()
+
+    monkeypatch.setattr(agent, "ResearchAgent", FakeAgent)
+    tasks_file = tmp_path / "tasks.jsonl"
+    tasks_file.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Question {i}?", "answers": [str(1900 + i)],
+                                              "kind": "single"}) + "\n" for i in range(3)))
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, ["eval", "--tasks", str(tasks_file), "--out", str(out), "--mode", "react",
+                                      "--base-url", "http://127.0.0.1:9/v1"], env={"DEEPSTAR_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())
+    assert summary["overall"]["em"] == 1.0 and summary["overall"]["n"] == 3
+    assert summary["config"]["mode"] == "react" and summary["config"]["tasks_file"] == str(tasks_file)
+    assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 3

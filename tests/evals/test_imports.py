@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-MODULES = ["evals.corpus", "evals.errors", "evals.export", "evals.facts", "evals.judge",
-           "evals.loaders", "evals.quality", "evals.scoring", "evals.synth"]
+MODULES = ["evals.corpus", "evals.demos", "evals.errors", "evals.export", "evals.facts", "evals.harness",
+           "evals.judge", "evals.loaders", "evals.quality", "evals.scoring", "evals.synth"]
 
 
 def test_evals_never_imports_agent_or_planner():

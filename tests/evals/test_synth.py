@@ -30,14 +30,34 @@ def test_default_sizes(tasks):
     assert {t["kind"] for t in tasks} == {"single", "bridge", "comparison"}
 
 
-def test_splits_share_no_supporting_article(tasks):
+def test_splits_share_no_supporting_article(tasks, real_articles):
+    from evals.facts import extract_facts
+
+    articles = {a.title: a for a in real_articles}
+    split_map = synth.assign_splits(articles, extract_facts(articles.values()))
     titles = {split: set() for split in ("train", "dev", "test")}
     for t in tasks:
-        assert {synth.split_of(title) for title in t["supporting_titles"]} == {t["split"]}
+        assert {split_map[title] for title in t["supporting_titles"]} == {t["split"]}
         titles[t["split"]].update(t["supporting_titles"])
     assert not titles["train"] & titles["dev"]
     assert not titles["train"] & titles["test"]
     assert not titles["dev"] & titles["test"]
+
+
+def test_enough_bridges_in_every_split(tasks):
+    bridges = Counter(t["split"] for t in tasks if t["kind"] == "bridge")
+    assert bridges["dev"] >= 40 and bridges["test"] >= 40 and bridges["train"] >= 200
+
+
+def test_bridge_groups_share_a_split_lone_articles_hash(mini_corpus):
+    from evals.facts import extract_facts
+
+    articles = {a.title: a for a in mini_corpus}
+    split_map = synth.assign_splits(articles, extract_facts(articles.values()))
+    assert split_map["Nineteen Eighty-Four"] == split_map["George Orwell"]
+    assert split_map["Nairobi"] == split_map["Kenya"]
+    assert split_map["Iron"] == synth.split_of("Iron")  # no bridge: its own hash
+    assert split_map["George Orwell"] == synth.split_of("George Orwell", synth.GROUP_BUCKETS)  # group key: first title
 
 
 def test_every_answer_is_in_its_evidence(tasks):

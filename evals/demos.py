@@ -1,0 +1,329 @@
+"""Demonstrations: scripted tool choices, real tool observations, for synthesized tasks.
+
+For each task the tools are REALLY run (the injected `Toolbox`) along the task's
+supporting articles; only the choices are scripted:
+
+- `single`:     search(entity) → open(article) → [find(keyword) if the open page window does
+                not show the answer] → answer(gold, article URL);
+- `bridge`:     search(A) → open(A) → find(A, B's name) → search(B's name) → open(B)
+                → [find] → answer(gold, B's URL);
+- `comparison`: search(a) → open(a) → search(b) → open(b) → answer(winner, the winner's URL;
+                the cited snippet is the winner's evidence sentence, which states its value).
+
+The search query is the entity's name as the question says it (never the answer; for a
+"capital of X" question, whose article is the answer, the question itself). When the search
+misses the article, it is opened by its site URL (`/wiki/<slug>`) and `demo.opened_by_url`
+records it. The record is a trajectory record (ARCHITECTURE.md) whose `messages` are the
+react agent's conversation byte for byte; `evals` cannot import `planner`, so the system
+prompt, the answer tool and the user-turn renderer are passed in.
+
+A demo is kept only when it is evidence-backed: every tool call succeeded, each supporting
+article's evidence is on its fetched page, and the gold answer is on the cited page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from evals.corpus import article_url, split_sentences
+from evals.facts import display_name
+from evals.scoring import score_record
+
+__all__ = ["ENGINE_NAME", "DemoToolbox", "build_demo", "build_demos", "compact_json", "engine_version", "write_jsonl"]
+
+ENGINE_NAME = "deepstar-demo"
+MAX_QUOTE_CHARS = 120  # the decoding grammar bounds strings (reasoner.protocol.MAX_STRING_CHARS)
+_URL_LINE = re.compile(r"^\s+(https?://\S+)\s*$", re.M)
+_STOP = {"what", "which", "when", "where", "who", "whom", "whose", "year", "that", "this", "with", "from",
+         "born", "name", "give", "into", "have", "been", "were", "does", "person", "country"}
+
+
+class DemoToolbox(Protocol):
+    """What the builder needs of `tools.toolbox.Toolbox` (tests may pass a fake)."""
+
+    schemas: list[dict[str, Any]]
+
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> Any: ...
+
+
+class _Drop(Exception):
+    """The demo cannot be evidence-backed; the message is the `filter_reason`."""
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def engine_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deepstar")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _squash(text: str) -> str:
+    return " ".join((text or "").casefold().split())
+
+
+def _contains(page: str, needle: str) -> bool:
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(_squash(needle))}(?!\w)", _squash(page)) is not None
+
+
+def _same_article(url: str, title: str) -> bool:
+    return unquote(urlsplit(url).path).rstrip("/") == unquote(article_url(title))
+
+
+class _Conversation:
+    """The messages of one demo, built call by call against the real tools."""
+
+    def __init__(self, box: DemoToolbox, system: str, user: str) -> None:
+        self.box = box
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        self.snapshots: dict[str, str] = {}
+        self.titles: dict[str, str] = {}
+        self.calls = 0
+
+    def _assistant(self, name: str, arguments: dict[str, Any]) -> str:
+        call_id = f"call_{self.calls}"
+        self.calls += 1
+        self.messages.append({"role": "assistant", "content": "", "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": compact_json(arguments)}}]})
+        return call_id
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> Any:
+        call_id = self._assistant(name, arguments)
+        outcome = await self.box.call(name, arguments)
+        self.messages.append({"role": "tool", "tool_call_id": call_id, "content": outcome.text})
+        if not outcome.ok:
+            raise _Drop(f"{name} failed: {outcome.error}")
+        page = getattr(outcome, "page", None)
+        if page is not None:
+            self.snapshots[page.final_url] = page.text
+            self.titles[page.final_url] = page.title
+        return outcome
+
+    def answer(self, arguments: dict[str, Any]) -> None:
+        self._assistant("answer", arguments)
+
+
+class _Script:
+    def __init__(self, task: Mapping, conv: _Conversation, site_url: str | None) -> None:
+        self.task = task
+        self.conv = conv
+        self.site_url = site_url.rstrip("/") if site_url else None
+        self.opened_by_url: list[str] = []
+
+    async def reach(self, title: str, query: str) -> tuple[str, str]:
+        """search(query), then open the article's URL from the results (or its site URL)."""
+        found = await self.conv.call("search", {"query": query})
+        url = next((u for u in _URL_LINE.findall(found.text) if _same_article(u, title)), None)
+        if url is None:
+            if self.site_url is None:
+                raise _Drop(f"search {query!r} missed {title!r} and no site URL is known")
+            url = self.site_url + article_url(title)
+            self.opened_by_url.append(title)
+        opened = await self.conv.call("open", {"url": url})
+        page_url = opened.url or url
+        text = self.conv.snapshots.get(page_url)
+        if text is None:
+            raise _Drop(f"open {url} returned no page")
+        return page_url, opened.text
+
+    async def find_if_hidden(self, url: str, observation: str, answers: Sequence[str], evidence: str) -> None:
+        """A `find` with a keyword of the question/evidence when the open window hid the answer."""
+        if any(_contains(observation, a) for a in answers):
+            return
+        keyword = _keyword(self.task["question"], evidence, answers)
+        if keyword:
+            await self.conv.call("find", {"url": url, "pattern": keyword})
+
+
+def _keyword(question: str, evidence: str, answers: Sequence[str]) -> str | None:
+    """A word of the evidence that the question shares (else the evidence's longest), never the answer."""
+    banned = {w for a in answers for w in re.findall(r"\w+", a.casefold())}
+    words = [w for w in re.findall(r"[A-Za-z][\w'-]{3,}", evidence) if w.casefold() not in banned | _STOP]
+    asked = {w.casefold() for w in re.findall(r"\w+", question)}
+    shared = [w for w in words if w.casefold() in asked]
+    pool = shared or sorted(words, key=len, reverse=True)
+    return pool[0] if pool else None
+
+
+def _entity_query(task: Mapping, title: str) -> str:
+    name = display_name(title)
+    if _contains(task["question"], name) and not any(_contains(name, a) for a in task["answers"]):
+        return name
+    return task["question"].rstrip("?. ")
+
+
+def _evidence_texts(task: Mapping, title: str) -> list[str]:
+    return [e["text"] for e in task.get("evidence") or [] if e.get("title") == title]
+
+
+def _snippet(page_text: str, preferred: Sequence[str], answers: Sequence[str]) -> str | None:
+    """The page sentence that states the answer: a preferred (evidence) text if it is on the
+    page and holds an answer, else the first page sentence holding one."""
+    for text in preferred:
+        if _contains(page_text, text) and any(_contains(text, a) for a in answers):
+            return text
+    for line in page_text.splitlines():
+        for sentence in split_sentences(line.lstrip("# ").strip()):
+            if any(_contains(sentence, a) for a in answers):
+                return sentence
+    return None
+
+
+def _check_evidence(conv: _Conversation, url: str, task: Mapping, title: str) -> None:
+    texts = _evidence_texts(task, title)
+    if texts and not any(_contains(conv.snapshots[url], t) for t in texts):
+        raise _Drop(f"evidence of {title!r} is not on its page")
+
+
+async def _run_script(task: Mapping, script: _Script) -> tuple[str, str, str]:
+    """Drive the tools for `task`; (answer, cited URL, snippet)."""
+    conv, kind, answers = script.conv, task.get("kind"), list(task["answers"])
+    titles = list(task.get("supporting_titles") or [])
+    if not titles:
+        raise _Drop("the task names no supporting article")
+    if kind == "comparison":
+        winner = answers[0]
+        options = list(task.get("options") or [display_name(t) for t in titles])
+        urls = {}
+        for title, option in zip(titles, options, strict=False):
+            urls[option], _ = await script.reach(title, option)
+            _check_evidence(conv, urls[option], task, title)
+        if winner not in urls:
+            raise _Drop("the answer is not one of the options")
+        cited_title = titles[options.index(winner)]
+        url = urls[winner]
+        preferred = _evidence_texts(task, cited_title)
+        snippet = next((t for t in preferred if _contains(conv.snapshots[url], t)), None)
+        if snippet is None or not _contains(conv.snapshots[url], winner):
+            raise _Drop(f"the winner {winner!r} is not stated on its page")
+        return winner, url, snippet
+    a_title = titles[0]
+    url, observation = await script.reach(a_title, _entity_query(task, a_title))
+    _check_evidence(conv, url, task, a_title)
+    answer_title = a_title
+    if kind == "bridge":
+        b_title = task.get("bridge_title") or titles[-1]
+        b_name = next((n for n in (display_name(b_title), b_title) if _contains(conv.snapshots[url], n)), None)
+        if b_name is None:
+            raise _Drop(f"the bridge entity {b_title!r} is not named on {a_title!r}'s page")
+        await conv.call("find", {"url": url, "pattern": b_name})
+        url, observation = await script.reach(b_title, b_name)
+        _check_evidence(conv, url, task, b_title)
+        answer_title = b_title
+    preferred = _evidence_texts(task, answer_title)
+    await script.find_if_hidden(url, observation, answers, " ".join(preferred))
+    snippet = _snippet(conv.snapshots[url], preferred, answers)
+    if snippet is None:
+        raise _Drop("the answer is not on the cited page")
+    return answers[0], url, snippet
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def build_demo(
+    task: Mapping,
+    toolbox: DemoToolbox,
+    *,
+    system: str,
+    answer_tool: dict,
+    user_text: Callable[[str], str],
+    site_url: str | None = None,
+) -> dict:
+    """One demonstration record for `task` (kept or not: see `success` and `filter_reason`).
+
+    `site_url`: the wiki site's base URL, to open an article the search missed
+    (default: the toolbox's search provider's `base_url`, when it has one)."""
+    site_url = site_url or getattr(getattr(toolbox, "search_provider", None), "base_url", None)
+    started, t0 = _now(), time.perf_counter()
+    question = task["question"]
+    conv = _Conversation(toolbox, system, user_text(question))
+    script = _Script(task, conv, site_url)
+    final_answer, citations, reason = None, [], None
+    try:
+        final_answer, url, snippet = await _run_script(task, script)
+        arguments = {"answer": final_answer, "url": url}
+        if len(snippet) <= MAX_QUOTE_CHARS:
+            arguments["quote"] = snippet
+        conv.answer(arguments)
+        citations = [{"n": 1, "url": url, "title": conv.titles.get(url, ""), "snippet": snippet}]
+    except _Drop as exc:
+        reason = str(exc)
+    record: dict[str, Any] = {
+        "id": f"demo-{task['id']}", "question_id": task["id"], "dataset": task.get("dataset", "synth"),
+        "split": task.get("split"), "question": question, "gold_answers": list(task["answers"]),
+        "messages": conv.messages, "tools": [*toolbox.schemas, answer_tool],
+        "plan": [{"id": "q0", "text": question, "status": "done", "parent": None}],
+        "final_answer": final_answer, "citations": citations,
+    }
+    reward = score_record(record, conv.snapshots)
+    for citation in citations:
+        citation["supported"] = reward["citation_support"] == 1.0
+    success = reason is None and reward["em"] == 1.0 and reward["format_ok"] and reward["citation_support"] == 1.0
+    if reason is None and not success:
+        reason = f"scored em={reward['em']} citation_support={reward['citation_support']} format_ok={reward['format_ok']}"
+    record.update({
+        "reward": reward, "success": success, "filter_reason": reason, "rationalized": False, "iteration": 0,
+        "source": "demonstration", "model": None, "sampling": None,
+        "engine": {"name": ENGINE_NAME, "version": engine_version()},
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0,
+                  "turns": sum(1 for m in conv.messages if m["role"] == "assistant"), "tool_calls": conv.calls},
+        "started_at": started, "finished_at": _now(), "latency_s": round(time.perf_counter() - t0, 4),
+        "error": None, "snapshots": dict(conv.snapshots),
+        "demo": {"kind": task.get("kind"), "opened_by_url": script.opened_by_url},
+    })
+    return record
+
+
+async def build_demos(
+    tasks: Iterable[Mapping],
+    toolbox: DemoToolbox,
+    *,
+    system: str,
+    answer_tool: dict,
+    user_text: Callable[[str], str],
+    site_url: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[dict], Counter[str]]:
+    """(kept demos, drop reasons counted). Tasks run one after another (the tools are local
+    and fast; one at a time keeps each demo's page snapshots its own)."""
+    tasks = list(tasks)
+    kept, dropped = [], Counter()
+    for i, task in enumerate(tasks, 1):
+        record = await build_demo(task, toolbox, system=system, answer_tool=answer_tool,
+                                  user_text=user_text, site_url=site_url)
+        if record["success"]:
+            kept.append(record)
+        else:
+            dropped[_reason_class(record["filter_reason"])] += 1
+        if progress is not None:
+            progress(i, len(tasks))
+    return kept, dropped
+
+
+def _reason_class(reason: str | None) -> str:
+    """Group drop reasons for the summary: drop quoted names ('X' is not on its page)."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason or "unknown").split(":")[0]
+
+
+def write_jsonl(records: Iterable[Mapping], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evals.demos import build_demo, build_demos, compact_json
+from planner.prompts import REACT_SYSTEM, react_user
+from tools.page import Page
+from tools.toolbox import ToolOutcome
+
+SYSTEM, ANSWER = "system prompt", {"type": "function", "function": {"name": "answer", "parameters": {}}}
+
+
+def _user(question: str) -> str:
+    return f"Question: {question}"
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+@pytest.mark.integration
+def test_demos_against_the_real_wiki_are_evidence_backed(wiki_demos, demo_tasks):
+    records, schemas = wiki_demos
+    assert {t["kind"] for t in demo_tasks} == {"single", "bridge", "comparison"}
+    assert sum(r["success"] for r in records) >= len(records) - 1
+    for record, task in zip(records, demo_tasks, strict=True):
+        if not record["success"]:
+            assert record["filter_reason"]
+            continue
+        messages = record["messages"]
+        assert messages[:2] == [{"role": "system", "content": REACT_SYSTEM},
+                                {"role": "user", "content": react_user(task["question"])}]
+        assert record["tools"][:-1] == schemas and record["tools"][-1]["function"]["name"] == "answer"
+        # ids line up: call_0, call_1, ... each assistant call answered by the next tool message
+        calls = [m for m in messages if m["role"] == "assistant"]
+        assert [m["tool_calls"][0]["id"] for m in calls] == [f"call_{k}" for k in range(len(calls))]
+        for i, m in enumerate(messages[2:-1], 2):
+            if m["role"] == "assistant":
+                assert messages[i + 1] == {"role": "tool", "tool_call_id": m["tool_calls"][0]["id"],
+                                           "content": messages[i + 1]["content"]}
+        for m in calls:
+            fn = m["tool_calls"][0]["function"]
+            assert isinstance(fn["arguments"], str) and compact_json(json.loads(fn["arguments"])) == fn["arguments"]
+        names = [m["tool_calls"][0]["function"]["name"] for m in calls]
+        assert names[0] == "search" and names[-1] == "answer" and messages[-1]["role"] == "assistant"
+        first_query = json.loads(calls[0]["tool_calls"][0]["function"]["arguments"])["query"]
+        if task["kind"] != "comparison":
+            assert not any(_squash(a) in _squash(first_query) for a in task["answers"])  # never search the answer
+        if task["kind"] == "bridge":
+            assert names.count("open") == 2 and "find" in names
+        # observations are real: each supporting article's evidence sentence is on a fetched page
+        pages = " ".join(_squash(text) for text in record["snapshots"].values())
+        for evidence in task["evidence"]:
+            assert _squash(evidence["text"]) in pages, evidence
+        answer = json.loads(calls[-1]["tool_calls"][0]["function"]["arguments"])
+        assert answer["answer"] == task["answers"][0] == record["final_answer"]
+        cited = record["snapshots"][answer["url"]]
+        assert _squash(task["answers"][0]) in _squash(cited)
+        assert _squash(record["citations"][0]["snippet"]) in _squash(cited)
+        assert record["reward"]["em"] == 1.0 and record["reward"]["citation_support"] == 1.0
+        opened = [json.loads(m["tool_calls"][0]["function"]["arguments"])["url"] for m in calls
+                  if m["tool_calls"][0]["function"]["name"] == "open"]
+        assert set(record["snapshots"]) <= set(opened)
+        assert record["id"] == f"demo-{task['id']}" and record["source"] == "demonstration"
+        assert record["usage"]["tool_calls"] == len(calls) and record["plan"][0]["status"] == "done"
+
+
+class FakeBox:
+    """A toolbox whose one page does not state the answer."""
+
+    schemas = [{"type": "function", "function": {"name": "search", "parameters": {}}}]
+
+    def __init__(self, page_text: str) -> None:
+        self.page_text = page_text
+
+    async def call(self, name, arguments):
+        if name == "search":
+            return ToolOutcome(True, "[1] Henry Purcell\n    http://wiki.test/wiki/Henry_Purcell\n    snippet")
+        page = Page(arguments["url"], arguments["url"], 200, "text/html", "Henry Purcell", self.page_text)
+        return ToolOutcome(True, f"Title: Henry Purcell\n{self.page_text}", url=page.final_url, page=page)
+
+
+TASK = {"id": "syn-single-x", "question": "In what year did Henry Purcell die?", "answers": ["1695"],
+        "kind": "single", "supporting_titles": ["Henry Purcell"], "split": "train",
+        "evidence": [{"title": "Henry Purcell", "field": "description", "text": "English composer (1659–1695)"}]}
+
+
+async def test_demo_is_dropped_when_the_page_does_not_state_the_answer():
+    kept, dropped = await build_demos([TASK], FakeBox("# Henry Purcell\nAn English composer."),
+                                      system=SYSTEM, answer_tool=ANSWER, user_text=_user)
+    assert kept == [] and sum(dropped.values()) == 1
+
+
+async def test_fake_demo_structure_and_search_miss_opens_by_site_url():
+    box = FakeBox("# Henry Purcell\nEnglish composer (1659–1695)\nHenry Purcell was an English composer.")
+    record = await build_demo({**TASK, "supporting_titles": ["Henry Purcell"], "question": TASK["question"]},
+                              box, system=SYSTEM, answer_tool=ANSWER, user_text=_user)
+    assert record["success"], record["filter_reason"]
+    assert record["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"query":"Henry Purcell"}'
+    assert record["citations"][0]["snippet"] == "English composer (1659–1695)"
+    assert record["demo"]["opened_by_url"] == []
+
+    class Missing(FakeBox):
+        async def call(self, name, arguments):
+            if name == "search":
+                return ToolOutcome(True, "No results for 'Henry Purcell'.")
+            return await super().call(name, arguments)
+
+    record = await build_demo(TASK, Missing(box.page_text), system=SYSTEM, answer_tool=ANSWER,
+                              user_text=_user, site_url="http://wiki.test")
+    assert record["success"] and record["demo"]["opened_by_url"] == ["Henry Purcell"]
+    assert json.loads(record["messages"][4]["tool_calls"][0]["function"]["arguments"]) == {
+        "url": "http://wiki.test/wiki/Henry_Purcell"}
