@@ -248,7 +248,10 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         ctx.emit(ToolResultEvent(branch=branch, name=name, ok=outcome.ok,
                                  summary=(outcome.text if outcome.ok else outcome.error or outcome.text)[:160]))
         messages.append({"role": "tool", "tool_call_id": call["id"], "content": outcome.text})
-    status = "done" if note else ("failed" if error else "truncated" if stop_reason else "failed")
+    if note:  # an answer that rests on no fetched page is a gap for reflect to fill
+        status = "done" if note["fetched"] and note["answer"] else "unsupported"
+    else:
+        status = "truncated" if stop_reason and not error else "failed"
     return {
         "notes": [note] if note else [],
         "subquestions": [{"id": branch, "status": status}],

@@ -169,3 +169,23 @@ def test_serve_stop_leaves_no_process_behind(vllm_server, test_home):
     assert alive == []
     status = deepstar("serve", "--status", home=test_home, timeout=60)
     assert status.returncode == 1 and "stopped" in status.stdout
+
+
+def test_a_failed_start_shows_the_log_tail_and_leaves_no_process(tmp_path):
+    import psutil
+
+    from tests.conftest import free_port
+
+    bogus = tmp_path / "bogus-model"
+    bogus.mkdir()
+    (bogus / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    before = {p.pid for p in psutil.process_iter()}
+    proc = deepstar("serve", "--model", str(bogus), "--port", str(free_port()), home=tmp_path, timeout=600)
+    assert proc.returncode == 3, proc.stderr
+    assert "exited during start-up" in proc.stderr and "server log (tail)" in proc.stderr
+    assert "Traceback (most recent call last)" not in proc.stderr.split("server log (tail)")[0]
+    time.sleep(1)
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.pid not in before
+                 and "vllm.entrypoints" in " ".join(p.info["cmdline"] or [])]
+    assert leftovers == []
+    assert not (tmp_path / "server.json").exists()

@@ -1,0 +1,176 @@
+"""Every node of the research graph, driven by a scripted fake model injected through
+the client seam and a fake toolbox (no network)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.configuration import PlannerConfig
+from planner.graph import Budget, RunContext, build_graph, evidence_snippet
+from tests.planner.fakes import FakeToolbox, ListRecorder, ScriptedClient, call, reply
+
+PAGE = "http://site/wiki/Eiffel_Tower"
+TEXT = ("The Eiffel Tower is a lattice tower in Paris. It was completed in 1889 for the World's Fair. "
+        "It is named after Gustave Eiffel.")
+
+
+def react_policy(answer: str = "1889", url: str = PAGE):
+    def policy(messages, kwargs):
+        tools = [t["function"]["name"] for t in kwargs.get("tools") or []]
+        if not tools:
+            return reply(json.dumps({"answer": answer}))
+        roles = [m["role"] for m in messages]
+        if roles.count("tool") == 0 and "search" in tools:
+            return call("search", query="Eiffel Tower")
+        if roles.count("tool") == 1 and "open" in tools:
+            return call("open", url=url)
+        return call("answer", answer=answer, url=url)
+    return policy
+
+
+def run(policy, mode="react", pages=None, **cfg):
+    client = ScriptedClient(policy)
+    toolbox = FakeToolbox(pages or {PAGE: TEXT})
+    pcfg = PlannerConfig(mode=mode, **cfg)
+    recorder = ListRecorder()
+    events = []
+    ctx = RunContext(client=client, toolbox=toolbox, config=pcfg, recorder=recorder, emit=events.append,
+                     budget=Budget(pcfg.max_steps, pcfg.max_total_tokens, pcfg.max_wall_clock_s))
+    import asyncio
+
+    state = asyncio.run(build_graph().ainvoke({"question": "When was the Eiffel Tower completed?", "mode": mode},
+                                              context=ctx))
+    return state, client, toolbox, recorder, events
+
+
+def test_compiled_graph_structure_snapshot():
+    graph = build_graph().get_graph()
+    edges = sorted((e.source, e.target, e.conditional) for e in graph.edges)
+    assert edges == [
+        ("__start__", "direct", True), ("__start__", "plan", True),
+        ("direct", "research", True), ("direct", "write", True),
+        ("plan", "research", True), ("plan", "write", True),
+        ("reflect", "research", True), ("reflect", "write", True),
+        ("research", "reflect", True), ("research", "write", True),
+        ("verify", "__end__", False), ("write", "verify", False),
+    ]
+
+
+def test_react_mode_runs_the_loop_and_cites_the_fetched_page():
+    state, client, toolbox, recorder, events = run(react_policy())
+    assert state["answer"] == "1889"
+    assert state["citations"] == [{"n": 1, "url": PAGE, "title": "Eiffel_Tower", "claim": "1889",
+                                   "snippet": "It was completed in 1889 for the World's Fair.",
+                                   "supported": True, "states_claim": True}]
+    assert state["citation_support"] == 1.0
+    assert [c[0] for c in toolbox.calls] == ["search", "open"]
+    assert [s["kind"] for s in recorder.steps] == ["llm", "tool", "llm", "tool", "llm"]
+    assert {e.kind for e in events} >= {"plan", "tool_call", "tool_result", "note", "draft", "verify"}
+    assert all(seen["tool_choice"] == "required" for seen in client.seen)
+
+
+def test_plan_fans_out_one_branch_per_subquestion():
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            return reply(json.dumps({"subquestions": ["Where is the Eiffel Tower?", "When was it completed?"]}))
+        return react_policy()(messages, kwargs)
+
+    state, client, toolbox, recorder, events = run(policy, mode="plan")
+    assert [s["text"] for s in state["subquestions"]] == ["Where is the Eiffel Tower?", "When was it completed?"]
+    assert {s["status"] for s in state["subquestions"]} == {"done"}
+    assert len(state["notes"]) == 2 and len(state["transcripts"]) == 2
+
+
+def test_a_malformed_plan_is_re_asked_then_falls_back_to_the_question():
+    asked = []
+
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            asked.append(1)
+            return reply("not json at all")
+        return react_policy()(messages, kwargs)
+
+    state, *_ = run(policy, mode="plan")
+    assert len(asked) == 2
+    assert [s["text"] for s in state["subquestions"]] == ["When was the Eiffel Tower completed?"]
+
+
+def test_reflect_adds_subquestions_for_unanswered_ones_within_its_rounds():
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            return reply(json.dumps({"subquestions": ["Q about nothing"]}))
+        if "missing" in structured:
+            return reply(json.dumps({"missing": ["When was the Eiffel Tower completed exactly?"]}))
+        if "Q about nothing" in messages[1]["content"]:  # answers from a page it never opened
+            return call("answer", answer="?", url="http://elsewhere/x")
+        return react_policy()(messages, kwargs)
+
+    state, *_ = run(policy, mode="plan", max_reflect_rounds=1)
+    assert [(s["id"], s["status"], s["parent"]) for s in state["subquestions"]] == [
+        ("q0", "unsupported", None), ("q1", "done", "q0")]
+    assert state["answer"] == "1889"
+
+
+def test_invalid_outputs_get_a_corrective_observation_then_end_the_run():
+    state, client, *_ = run(lambda m, k: reply("blah", error="tool call is not valid JSON"), max_invalid_outputs=3)
+    assert "3 invalid outputs in a row" in state["error"]
+    assert len(client.seen) == 3
+    last = client.seen[-1]["messages"]
+    assert last[-1]["role"] == "user" and "not a valid tool call" in last[-1]["content"]
+    assert state["answer"] == ""
+
+
+def test_step_budget_stops_the_graph_cleanly_with_a_truncated_report():
+    def looping(messages, kwargs):
+        return call("search", query="again")
+
+    state, client, *_ = run(looping, max_steps=4)
+    assert len(client.seen) == 4
+    assert state["truncated"] and "step budget" in state["stop_reason"]
+    assert "Stopped early" in state["report"]
+
+
+def test_tool_calls_per_branch_are_bounded_then_only_answer_is_offered():
+    def looping(messages, kwargs):
+        names = [t["function"]["name"] for t in kwargs["tools"]]
+        if names == ["answer"]:
+            return call("answer", answer="1889", url=PAGE)
+        return call("search", query="again")
+
+    state, client, toolbox, *_ = run(looping, max_tool_calls_per_branch=2)
+    assert len(toolbox.calls) == 2
+    assert [t["function"]["name"] for t in client.seen[-1]["tools"]] == ["answer"]
+    assert state["answer"] == "1889"
+
+
+def test_an_answer_citing_a_page_never_fetched_is_not_cited():
+    state, *_ = run(react_policy(url="http://elsewhere/never-opened"))
+    assert state["citations"] == []
+    assert "(no fetched source)" in state["report"]
+
+
+def test_verify_flags_a_quote_that_is_not_on_the_page():
+    def policy(messages, kwargs):
+        out = react_policy()(messages, kwargs)
+        msg = out.message
+        if msg.get("tool_calls") and msg["tool_calls"][0]["function"]["name"] == "answer":
+            return call("answer", answer="1889", url=PAGE, quote="It was completed in 1066 by Normans.")
+        return out
+
+    state, *_ = run(policy)
+    assert state["citations"][0]["supported"] is False
+    assert state["citation_support"] == 0.0
+    assert "unverified" in state["report"]
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("1889", "It was completed in 1889 for the World's Fair."),
+    ("Gustave Eiffel", "It is named after Gustave Eiffel."),
+])
+def test_evidence_snippet_is_the_sentence_stating_the_answer(answer, expected):
+    assert evidence_snippet(TEXT, answer) == expected

