@@ -101,3 +101,32 @@ async def test_step_budget_stops_cleanly_and_flags_truncation(tmp_path):
         result = await ResearchAgent(cfg).research("In what year was the Eiffel Tower completed?")
     assert result.truncated and "step budget" in result.report
     assert len(fake.requests) == 2
+
+
+def test_cli_with_an_unreachable_endpoint_is_a_clear_error(tmp_path):
+    import socket
+
+    from tests.conftest import deepstar
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = deepstar("research", "Anything?", "--base-url", f"http://127.0.0.1:{port}/v1", home=tmp_path,
+                    timeout=120, env={"DEEPSTAR_MAX_RETRIES": "1"})
+    assert proc.returncode == 3
+    assert f"cannot reach the model endpoint http://127.0.0.1:{port}/v1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_research_writes_the_report_to_a_file(tmp_path):
+    from tests.conftest import deepstar
+
+    fake = FakeOpenAI(answers={"Eiffel": "1889"})
+    with fake:
+        out = tmp_path / "report.md"
+        proc = deepstar("research", "In what year was the Eiffel Tower completed?", "--base-url", fake.url,
+                        "--mode", "react", "--out", str(out), home=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = out.read_text()
+    assert report.startswith("# In what year") and "**Answer:** 1889 [1]" in report and "## Sources" in report
+    assert "node research:q0" in proc.stderr  # plain progress lines when stderr is not a terminal
