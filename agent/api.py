@@ -164,30 +164,45 @@ class ResearchAgent:
             pass
         return {"name": "openai-compatible", "version": None}
 
+    @property
+    def web_tools(self) -> list[dict[str, Any]]:
+        """The web tools' JSON schemas the model is offered (open the agent first)."""
+        if self._toolbox is None:
+            raise RuntimeError("the agent is not open: use `async with ResearchAgent(cfg) as agent:`")
+        return list(self._toolbox.schemas)
+
     async def aclose(self) -> None:
         if self._stack is not None:
             stack, self._stack = self._stack, None
             await stack.aclose()
 
     # --- runs ----------------------------------------------------------------------------
-    def _planner_config(self, mode: str | None = None, model: str | None = None) -> PlannerConfig:
+    def _planner_config(self, mode: str | None = None, model: str | None = None,
+                        sampling: dict[str, Any] | None = None) -> PlannerConfig:
         cfg = self.config
+        sampling = sampling or {}
         return PlannerConfig(
             mode=mode or cfg.mode, max_steps=cfg.max_steps, max_subquestions=cfg.max_subquestions,
             max_tool_calls_per_branch=cfg.max_tool_calls_per_branch, max_reflect_rounds=cfg.max_reflect_rounds,
             max_total_tokens=cfg.max_total_tokens, max_wall_clock_s=cfg.max_wall_clock_s,
             max_invalid_outputs=cfg.max_invalid_outputs, model=model or cfg.model or self._model_info.get("base"),
-            temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, max_tokens_per_call=cfg.max_tokens_per_call)
+            temperature=sampling.get("temperature", cfg.temperature), top_p=sampling.get("top_p", cfg.top_p),
+            seed=sampling.get("seed", cfg.seed), max_tokens_per_call=cfg.max_tokens_per_call,
+            exemplars=sampling.get("exemplars"))
 
     async def research(self, question: str, *, task: dict[str, Any] | None = None, hint: str | None = None,
                        mode: str | None = None, model: str | None = None, iteration: int | None = None,
+                       sampling: dict[str, Any] | None = None,
                        emit: Callable[[Event], None] | None = None) -> ResearchResult:
-        """Run one research task to the end and return its result (recorded in the store)."""
+        """Run one research task to the end and return its result (recorded in the store).
+
+        `sampling` overrides the config's temperature / top_p / seed for this run, and may
+        carry few-shot `exemplars` for the system prompt (STaR's prompted start)."""
         if not isinstance(question, str) or not question.strip():
             raise RunFailed("-", "the question is empty")
         async with self:
             return await self._run(question.strip(), task=task, hint=hint, mode=mode, model=model,
-                                   iteration=iteration, emit=emit or (lambda e: None))
+                                   iteration=iteration, emit=emit or (lambda e: None), sampling=sampling)
 
     async def resume(self, run_id: str, *, emit: Callable[[Event], None] | None = None) -> ResearchResult:
         """Continue an interrupted run from its last checkpoint (finished branches are kept)."""
@@ -216,9 +231,10 @@ class ResearchAgent:
     def research_sync(self, question: str, **kwargs: Any) -> ResearchResult:
         return asyncio.run(self.research(question, **kwargs))
 
-    async def _run(self, question: str, *, task, hint, mode, model, iteration, emit, run_id: str | None = None):
+    async def _run(self, question: str, *, task, hint, mode, model, iteration, emit, run_id: str | None = None,
+                   sampling: dict[str, Any] | None = None):
         store = self._store
-        pcfg = self._planner_config(mode, model)
+        pcfg = self._planner_config(mode, model, sampling)
         resuming = run_id is not None
         if run_id is None:
             run_id = new_run_id()

@@ -59,7 +59,7 @@ class AgentConfig:
     server_port: int = _help("port of the embedded vLLM server", 8011)
     server_model_path: Path | None = _help("checkpoint served by `deepstar serve` (default: the prepared bundled model)", None)
     server_start_timeout_s: float = _help("how long to wait for the server's /health", 900.0)
-    max_model_len: int = _help("context length the embedded server allocates", 4096)
+    max_model_len: int = _help("context length the embedded server allocates (Gemma 3 270M: up to 32k)", 8192)
     # --- the web ------------------------------------------------------------------------
     web: Web = _help("search backend: the offline wiki site, a SearXNG instance, or ddgs", "wiki")
     searxng_url: str | None = _help("SearXNG base URL for --web searxng", None)

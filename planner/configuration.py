@@ -23,6 +23,7 @@ class PlannerConfig:
     top_p: float = 1.0
     seed: int | None = 0
     max_tokens_per_call: int = 256
+    exemplars: str | None = None  # few-shot worked examples appended to the system prompt
 
     def __post_init__(self) -> None:
         if self.mode not in ("plan", "react"):

@@ -24,6 +24,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from planner import prompts
+from reasoner.errors import ContextLengthExceeded
 from planner.configuration import PlannerConfig
 from planner.events import (
     DraftEvent,
@@ -193,7 +194,7 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     web_tools = list(ctx.toolbox.schemas)
     tools = web_tools + [prompts.ANSWER_TOOL]
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": prompts.BRANCH_SYSTEM},
+        {"role": "system", "content": prompts.branch_system(cfg.exemplars)},
         {"role": "user", "content": prompts.branch_user(question, subquestion, hint)},
     ]
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "tool_calls": 0}
@@ -209,8 +210,13 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
             break
         last_chance = tool_calls >= cfg.max_tool_calls_per_branch
         offered = [prompts.ANSWER_TOOL] if last_chance else tools
-        result, used = await _model_call(ctx, node="research", branch=branch, messages=messages,
-                                         tools=offered, tool_choice="required")
+        try:
+            result, used = await _model_call(ctx, node="research", branch=branch, messages=messages,
+                                             tools=offered, tool_choice="required")
+        except ContextLengthExceeded:
+            # the conversation outgrew the model's window: stop this branch as a budget stop
+            stop_reason = "context window full"
+            break
         for key, value in used.items():
             usage[key] += value
         choice = result.choices[0]

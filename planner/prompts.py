@@ -18,6 +18,7 @@ __all__ = [
     "REACT_SYSTEM",
     "REFLECT_SYSTEM",
     "WRITE_SYSTEM",
+    "branch_system",
     "branch_user",
     "corrective",
     "final_answer_user",
@@ -39,6 +40,14 @@ REACT_SYSTEM = (
 # The research branch is the same loop as react mode, on one sub-question, so a model
 # trained on react trajectories serves both modes.
 BRANCH_SYSTEM = REACT_SYSTEM
+
+def branch_system(exemplars: str | None = None) -> str:
+    """The research loop's system prompt; few-shot exemplars (the STaR paper's prompted
+    start) go after the stable instructions so the shared prefix stays cacheable."""
+    if not exemplars:
+        return BRANCH_SYSTEM
+    return f"{BRANCH_SYSTEM}\n\nWorked examples:\n{exemplars}"
+
 
 PLAN_SYSTEM = (
     "You are deepstar's planner. Split the research question into at most {k} short, "

@@ -27,6 +27,7 @@ import httpx
 
 from reasoner.errors import (
     BadModelOutput,
+    ContextLengthExceeded,
     EndpointError,
     EndpointUnavailable,
     RateLimited,
@@ -226,6 +227,8 @@ class ReasonerClient:
                                 raise EndpointError(url, resp.status_code, f"response is not JSON: {resp.text[:200]!r}") from None
                         if resp.status_code not in self.retry.retry_statuses or attempt >= self.retry.max_retries:
                             cls = RateLimited if resp.status_code == 429 else EndpointError
+                            if resp.status_code == 400 and "context length" in resp.text:
+                                cls = ContextLengthExceeded
                             raise cls(url, resp.status_code, resp.text)
                         header = resp.headers.get("retry-after")
                         if header:

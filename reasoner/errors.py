@@ -8,7 +8,8 @@
     │   └── PortInUse             the requested port is taken by another process
     ├── EndpointUnavailable       the OpenAI-compatible endpoint cannot be reached
     ├── EndpointError             the endpoint answered with an error status
-    │   └── RateLimited           429 after all retries
+    │   ├── RateLimited           429 after all retries
+    │   └── ContextLengthExceeded the prompt does not fit the model's context window
     ├── RequestTimeout            no answer within the configured timeout
     └── BadModelOutput            the model's text cannot be parsed into what was asked for
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadModelOutput",
+    "ContextLengthExceeded",
     "EndpointError",
     "EndpointUnavailable",
     "MissingExtra",
@@ -86,6 +88,10 @@ class EndpointError(ReasonerError):
 
 
 class RateLimited(EndpointError):
+    pass
+
+
+class ContextLengthExceeded(EndpointError):
     pass
 
 

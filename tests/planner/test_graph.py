@@ -174,3 +174,16 @@ def test_verify_flags_a_quote_that_is_not_on_the_page():
 ])
 def test_evidence_snippet_is_the_sentence_stating_the_answer(answer, expected):
     assert evidence_snippet(TEXT, answer) == expected
+
+
+def test_a_full_context_window_stops_the_branch_as_a_budget_stop():
+    from reasoner.errors import ContextLengthExceeded
+
+    def policy(messages, kwargs):
+        if sum(m["role"] == "tool" for m in messages) >= 1:
+            raise ContextLengthExceeded("http://x/v1", 400, "maximum context length is 4096 tokens")
+        return call("search", query="x")
+
+    state, *_ = run(policy)
+    assert state["truncated"] and state["stop_reason"] == "context window full"
+    assert state["error"] is None and "Stopped early" in state["report"]

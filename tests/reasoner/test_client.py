@@ -170,3 +170,11 @@ async def test_model_is_discovered_when_not_given():
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     client = ReasonerClient("http://fake:1", http_client=http, retry=FAST)
     assert (await client.complete("p")).model == "m"
+
+
+async def test_a_prompt_over_the_context_window_is_its_own_error():
+    from reasoner.errors import ContextLengthExceeded
+
+    body = {"error": {"message": "This model's maximum context length is 4096 tokens. However, your prompt ..."}}
+    with pytest.raises(ContextLengthExceeded):
+        await make(lambda r: httpx.Response(400, json=body)).complete("hi")

@@ -1,0 +1,158 @@
+"""`deepstar star`: the STaR loop (and its baselines) on the embedded or a given server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from agent.commands._common import ConfigOpt, HomeOpt, build_config, err_console, server_progress
+
+__all__ = ["register"]
+
+
+def _tasks(path: Path, split: str, limit: int | None, seed: int) -> list[dict]:
+    from evals.loaders import load_tasks
+
+    rows = [t for t in load_tasks(path) if t.get("split") in (None, split)]
+    if not rows:
+        raise typer.BadParameter(f"{path} has no tasks of split {split!r}")
+    if limit is not None and limit < len(rows):
+        rows = _balanced(rows, limit, seed)
+    return rows
+
+
+def _balanced(rows: list[dict], n: int, seed: int) -> list[dict]:
+    """n tasks spread evenly over kinds (deterministic by seed)."""
+    rng = random.Random(seed)
+    by_kind: dict[str, list[dict]] = {}
+    for r in rows:
+        by_kind.setdefault(str(r.get("kind")), []).append(r)
+    for group in by_kind.values():
+        rng.shuffle(group)
+    out: list[dict] = []
+    while len(out) < n and any(by_kind.values()):
+        for kind in sorted(by_kind):
+            if by_kind[kind] and len(out) < n:
+                out.append(by_kind[kind].pop())
+    return out
+
+
+def star(
+    train: Path = typer.Option(..., "--train", help="training tasks (JSONL); rows of another split are ignored"),
+    dev: Path = typer.Option(..., "--dev", help="dev tasks (JSONL); rows of another split are ignored"),
+    iterations: int = typer.Option(2, "--iterations", min=1, help="STaR iterations K"),
+    out: Path = typer.Option(..., "--out", help="output directory (resumable)"),
+    baseline: str | None = typer.Option(None, "--baseline", help="run a baseline instead: fewshot | seed | direct"),
+    start: str = typer.Option("seed", "--start", help="seed (LoRA on demonstrations) | fewshot (prompted base)"),
+    demos: Path | None = typer.Option(None, "--demos", help="demonstrations JSONL (default: built from --train)"),
+    seed_demos: int = typer.Option(100, "--seed-demos", min=1, help="demonstrations built when --demos is not given"),
+    train_sample: int | None = typer.Option(None, "--train-sample", min=1, help="training tasks per iteration"),
+    train_limit: int | None = typer.Option(None, "--train-limit", min=1, help="use only this many training tasks"),
+    dev_limit: int | None = typer.Option(None, "--dev-limit", min=1, help="use only this many dev tasks"),
+    samples: int = typer.Option(2, "--samples", min=1, help="rollouts per task per iteration (k)"),
+    temperature: float = typer.Option(0.7, "--temperature", help="rollout temperature"),
+    base_steps: int = typer.Option(40, "--base-steps", min=1, help="optimizer steps of iteration 1"),
+    seed_steps: int = typer.Option(40, "--seed-steps", min=1, help="optimizer steps of the seed adapter"),
+    noise_seeds: int = typer.Option(2, "--noise-seeds", min=1, help="training seeds of the seed adapter"),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="research runs at once"),
+    seed: int = typer.Option(0, "--seed", help="seed of sampling, training and task choice"),
+    max_steps: int = typer.Option(10, "--max-steps", min=1, help="model calls per research run"),
+    lr: float = typer.Option(2e-4, "--lr", help="learning rate"),
+    home: Path | None = HomeOpt,
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Self-taught research: roll out, filter, rationalize, retrain from the base, serve again."""
+    from evals.star import StarConfig
+
+    if baseline not in (None, "fewshot", "seed", "direct"):
+        raise typer.BadParameter(f"{baseline!r}: use fewshot, seed or direct", param_hint="--baseline")
+    scfg = StarConfig(out_dir=str(out), iterations=iterations, start=start, samples_per_task=samples,
+                      temperature=temperature, train_sample=train_sample, base_steps=base_steps,
+                      seed_steps=seed_steps, noise_seeds=noise_seeds, concurrency=concurrency, seed=seed)
+    cfg = build_config(config, home=home, mode="react", max_steps=max_steps, max_concurrency=max(16, concurrency))
+    train_tasks = _tasks(train, "train", train_limit, seed)
+    dev_tasks = _tasks(dev, "dev", dev_limit, seed)
+    asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr))
+
+
+async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[dict], demos_path: Path | None,
+                n_demos: int, baseline: str | None, lr: float) -> None:
+    from agent.api import ResearchAgent
+    from agent.runtime import BUNDLED_NAME, ensure_embedded_server, make_client
+    from agent.web import open_web
+    from evals.demos import build_demos
+    from evals.star import StarDeps, StarLoop, direct_records, write_report
+    from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
+    from reasoner.errors import EndpointError
+    from reasoner.prepare import bundled_model_dir, read_prepared
+    from reasoner.train import SFTConfig, train_sft
+
+    out = Path(scfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = await asyncio.to_thread(ensure_embedded_server, cfg, progress=server_progress(),
+                                    log=lambda m: err_console.print(m))
+    base_path = bundled_model_dir(cfg.models_dir)
+    marker = read_prepared(base_path) or {}
+    log = lambda m: err_console.print(m)  # noqa: E731
+
+    # the seed demonstrations: given, or built by really running the tools (kept in DIR)
+    demo_file = demos_path or out / "demos.jsonl"
+    if demo_file.exists():
+        demos = [json.loads(line) for line in demo_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        dev_titles = {t for d in dev_tasks for t in d.get("supporting_titles", [])}
+        pool = [t for t in train_tasks if not dev_titles & set(t.get("supporting_titles", []))]
+        chosen = _balanced(pool, n_demos, scfg.seed + 1)
+        log(f"building {len(chosen)} seed demonstrations with the real tools")
+        async with open_web(cfg) as toolbox:
+            demos, dropped = await build_demos(chosen, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
+                                               user_text=react_user)
+        demo_file.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in demos), encoding="utf-8")
+        log(f"kept {len(demos)} demonstrations ({dict(dropped)} dropped)")
+    demo_ids = {d.get("question_id") for d in demos}
+    train_tasks = [t for t in train_tasks if t.get("id") not in demo_ids] or train_tasks
+
+    async with ResearchAgent(cfg, log=log) as agent, make_client(cfg, state.base_url, embedded=True) as client:
+        async def run(task: dict, *, model: str, hint: str | None, temperature: float, seed: int,
+                      exemplars: str | None) -> dict:
+            result = await agent.research(task["question"], task=task, hint=hint, model=model, mode=cfg.mode,
+                                          sampling={"temperature": temperature, "seed": seed, "exemplars": exemplars})
+            return result.record
+
+        async def train(records: list[dict], adapter: Path, *, steps: int, seed: int, extra: dict) -> dict:
+            sft = SFTConfig(base_model=str(base_path), output_dir=str(adapter), max_steps=steps, seed=seed,
+                            learning_rate=lr, iteration=extra.get("iteration"), extra=extra)
+            result = await asyncio.to_thread(train_sft, sft, records,
+                                             progress=lambda info: log(f"    train {json.dumps(info, default=str)[:160]}"))
+            return {"tokens_per_s": result.tokens_per_s, "final_loss": result.final_loss, "train_wall_s": result.wall_s}
+
+        async def load(name: str, path: Path) -> None:
+            try:
+                await client.unload_lora_adapter(name)
+            except EndpointError:
+                pass  # not loaded yet
+            await client.load_lora_adapter(name, str(path))
+
+        deps = StarDeps(run=run, train=train, load_adapter=load, base_model=BUNDLED_NAME,
+                        base_model_hash=marker.get("weights_sha256", ""), progress=log)
+        loop = StarLoop(scfg, deps, system=REACT_SYSTEM)
+        if baseline:
+            direct = None
+            if baseline == "direct":
+                direct = direct_records(train_tasks, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
+                                        tools=agent.web_tools, user_text=react_user)
+            result = await loop.baseline(baseline, dev_tasks, demos, direct)
+            log(f"baseline {baseline}: dev EM {result['dev']['overall']['em']:.3f}")
+        else:
+            await loop.run(train_tasks, dev_tasks, demos)
+    report = write_report(out)
+    typer.echo(report.read_text(encoding="utf-8"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("star")(star)

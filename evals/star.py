@@ -1,0 +1,598 @@
+"""STaR (Zelikman et al., 2022) for tool-using research trajectories.
+
+Schedule of one `deepstar star` run (every stage writes its artifacts, then a marker in
+`stages.json`; a rerun skips finished stages, so the loop resumes after a kill):
+
+  seed       0. a LoRA trained on the seed demonstrations (N real-tool demonstrations of
+                tasks disjoint from dev) — a documented departure from the paper, which
+                starts from the prompted base model (`start="fewshot"` keeps that path);
+                evaluated on dev with two seeds to measure the noise of iteration 0.
+  iteration i = 1..K, with the model M(i-1) (the seed adapter, or the prompted base):
+             1. rollout      k samples per training task at `temperature`
+             2. filter       keep a trajectory only if its answer matches gold (EM, or F1
+                             >= threshold), its format is valid, and its citations are
+                             supported by pages it fetched, one of them stating the answer
+             3. rationalize  tasks with no kept sample are run again with the gold answer
+                             as a hint; passing trajectories are kept, the hint removed,
+                             flagged `rationalized`
+             4. dataset      rebuilt from scratch: seed demonstrations + this iteration's
+                             kept + rationalized, de-duplicated (never accumulated)
+             5. train        a fresh LoRA on the frozen base (never continued from M(i-1)),
+                             steps = base_steps * growth^(i-1)
+             6. load         hot-load the adapter into the running vLLM server under its
+                             own name: nothing restarts
+             7. eval         dev set, greedy; metrics logged; early stop when dev EM has
+                             not improved for `patience` iterations
+Baselines (same dev tasks, same budget): `fewshot` (prompted base), `seed` (the seed
+adapter alone) and `direct` (SFT on gold answers without trajectories or rationales).
+
+What runs the agent, what trains and what loads adapters are injected (`StarDeps`),
+so this module never imports `agent` and its stages are tested with fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.harness import run_eval
+from evals.scoring import exact_match, f1, format_ok, normalize_answer
+
+__all__ = [
+    "StarConfig",
+    "StarDeps",
+    "StarLoop",
+    "direct_records",
+    "exemplar_text",
+    "passes_filter",
+    "rebuild_dataset",
+    "steps_for",
+    "strip_hints",
+    "write_report",
+]
+
+
+def _help(text: str, default: Any = None, **kw: Any) -> Any:
+    if "default_factory" in kw:
+        return field(metadata={"help": text}, **kw)
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class StarConfig:
+    out_dir: str = _help("where every artifact goes")
+    iterations: int = _help("STaR iterations K", 2)
+    start: str = _help("'seed' (LoRA on demonstrations, the default) or 'fewshot' (the paper's prompted start)", "seed")
+    samples_per_task: int = _help("k rollouts per training task per iteration", 2)
+    temperature: float = _help("sampling temperature of rollouts", 0.7)
+    train_sample: int | None = _help("training tasks drawn per iteration (None = all)", None)
+    f1_threshold: float = _help("a non-exact answer passes with token F1 at or above this", 0.8)
+    rationalize: bool = _help("run failed tasks again with the gold answer as a hint", True)
+    base_steps: int = _help("optimizer steps of the first iteration's training", 40)
+    step_growth: float = _help("steps grow by this factor per iteration (the paper: 1.2)", 1.2)
+    seed_steps: int = _help("optimizer steps of the seed adapter", 40)
+    patience: int = _help("stop after this many iterations without a dev EM gain", 1)
+    noise_seeds: int = _help("seeds the seed adapter is trained with, to measure iteration-0 noise", 2)
+    concurrency: int = _help("research runs at once", 8)
+    seed: int = _help("seed of sampling, training and task sampling", 0)
+    fewshot_examples: int = _help("exemplar trajectories in the prompt for start/baseline 'fewshot'", 2)
+    mode: str = _help("research mode of rollouts and evals", "react")
+    run_name: str = _help("prefix of the served adapter names", "star")
+
+    def __post_init__(self) -> None:
+        if not self.out_dir:
+            raise ValueError("StarConfig.out_dir is required: where to write adapters, datasets and reports")
+        if self.start not in ("seed", "fewshot"):
+            raise ValueError(f"start must be 'seed' or 'fewshot', got {self.start!r}")
+        if self.iterations < 1 or self.samples_per_task < 1:
+            raise ValueError("iterations and samples_per_task must be at least 1")
+        if not 0.0 < self.f1_threshold <= 1.0:
+            raise ValueError(f"f1_threshold must be in (0, 1], got {self.f1_threshold}")
+        if self.step_growth < 1.0:
+            raise ValueError(f"step_growth must be >= 1 (the paper uses 1.2), got {self.step_growth}")
+        if self.noise_seeds < 1:
+            raise ValueError("noise_seeds must be at least 1")
+
+
+# What the loop runs, injected by the caller (the CLI passes the research agent).
+Runner = Callable[..., Awaitable[dict]]  # (task, *, model, hint, temperature, seed, exemplars) -> record
+Trainer = Callable[..., Awaitable[dict]]  # (records, out_dir, *, steps, seed, extra) -> train summary
+Loader = Callable[[str, Path], Awaitable[None]]  # (adapter name, path) -> served
+
+
+@dataclass
+class StarDeps:
+    run: Runner
+    train: Trainer
+    load_adapter: Loader
+    base_model: str  # served name of the base model
+    base_model_hash: str = ""
+    progress: Callable[[str], None] = print
+
+
+# --- the pure stages: filter, hint stripping, dataset, schedule ----------------------------
+def passes_filter(record: Mapping[str, Any], *, f1_threshold: float = 0.8) -> tuple[bool, str | None]:
+    """(keep, why not). Correct answer, valid format, and evidence this run fetched."""
+    if record.get("error") and not record.get("final_answer"):
+        return False, "error"
+    gold = record.get("gold_answers") or []
+    prediction = record.get("final_answer") or ""
+    if not (exact_match(prediction, gold) or f1(prediction, gold) >= f1_threshold):
+        return False, "wrong_answer"
+    if not format_ok(record):
+        return False, "bad_format"
+    citations = record.get("citations") or []
+    if not citations:
+        return False, "no_citation"
+    if not all(c.get("supported") for c in citations):
+        return False, "unsupported_citation"
+    # the cited evidence must state the answer: the prediction or the gold alias it matched
+    needles = [n for n in {normalize_answer(prediction), *(normalize_answer(g) for g in gold)} if n]
+    snapshots = record.get("snapshots") or {}
+    stated = any(f" {n} " in f" {normalize_answer(snapshots.get(c.get('url'), '') or c.get('snippet', ''))} "
+                 for c in citations for n in needles)
+    if not stated:
+        return False, "answer_not_in_evidence"
+    return True, None
+
+
+_HINT = "\n(Hint: the answer is "
+
+
+def strip_hints(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with any rationalization hint removed from its user turns."""
+    out = dict(record)
+    messages = []
+    for m in record.get("messages") or []:
+        if m.get("role") == "user" and isinstance(m.get("content"), str) and _HINT in m["content"]:
+            m = {**m, "content": m["content"][: m["content"].index(_HINT)]}
+        messages.append(m)
+    out["messages"] = messages
+    return out
+
+
+def _plain_system(record: dict[str, Any], system: str | None) -> dict[str, Any]:
+    """Training sees the stable system prompt, never few-shot exemplars."""
+    if not system:
+        return record
+    messages = list(record.get("messages") or [])
+    if messages and messages[0].get("role") == "system":
+        messages[0] = {**messages[0], "content": system}
+    return {**record, "messages": messages}
+
+
+def _dedup_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
+    calls = [(c["function"]["name"], c["function"]["arguments"])
+             for m in record.get("messages") or [] for c in m.get("tool_calls") or []]
+    return (normalize_answer(record.get("question", "")), normalize_answer(record.get("final_answer", "")),
+            hashlib.sha1(json.dumps(calls).encode()).hexdigest())
+
+
+def rebuild_dataset(seed_demos: Sequence[dict], kept: Sequence[dict], rationalized: Sequence[dict], *,
+                    system: str | None = None) -> list[dict[str, Any]]:
+    """This iteration's training set, built from scratch: demonstrations + kept + rationalized,
+    hints stripped, exemplars removed, duplicates (same question, answer and tool calls) dropped."""
+    out, seen = [], set()
+    for source, records in (("demonstration", seed_demos), ("rollout", kept), ("rationalized", rationalized)):
+        for record in records:
+            rec = _plain_system(strip_hints(dict(record)), system)
+            key = _dedup_key(rec)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append({"id": rec.get("id"), "question": rec.get("question"), "final_answer": rec.get("final_answer"),
+                        "messages": rec["messages"], "tools": rec.get("tools") or [], "origin": source,
+                        "rationalized": source == "rationalized"})
+    return out
+
+
+def steps_for(iteration: int, cfg: StarConfig) -> int:
+    """Optimizer steps of iteration i (1-based): base_steps * growth^(i-1), as in the paper."""
+    return max(1, round(cfg.base_steps * cfg.step_growth ** (iteration - 1)))
+
+
+def direct_records(tasks: Sequence[dict], *, system: str, answer_tool: dict, tools: list[dict],
+                   user_text: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The `direct` baseline's data: the question answered at once, no trajectory, no rationale."""
+    out = []
+    for task in tasks:
+        answer = task["answers"][0]
+        call = {"id": "call_0", "type": "function", "function": {
+            "name": answer_tool["function"]["name"],
+            "arguments": json.dumps({"answer": answer, "url": ""}, separators=(",", ":"), ensure_ascii=False)}}
+        out.append({"id": f"direct-{task['id']}", "question": task["question"], "final_answer": answer,
+                    "tools": tools + [answer_tool],
+                    "messages": [{"role": "system", "content": system},
+                                 {"role": "user", "content": user_text(task["question"])},
+                                 {"role": "assistant", "content": "", "tool_calls": [call]}]})
+    return out
+
+
+def exemplar_text(demos: Sequence[dict], n: int) -> str:
+    """A few demonstrations written out as text for the prompted (few-shot) start."""
+    blocks = []
+    for demo in list(demos)[:n]:
+        lines = []
+        for m in demo["messages"][1:]:
+            if m["role"] == "user":
+                lines.append(m["content"])
+            elif m["role"] == "assistant":
+                for c in m.get("tool_calls") or []:
+                    lines.append(f"<tool_call>{{\"name\":\"{c['function']['name']}\",\"arguments\":{c['function']['arguments']}}}</tool_call>")
+            elif m["role"] == "tool":
+                lines.append("Result: " + m["content"][:300].replace("\n", " "))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+# --- the loop ---------------------------------------------------------------------------------------
+class StarLoop:
+    def __init__(self, cfg: StarConfig, deps: StarDeps, *, system: str | None = None) -> None:
+        self.cfg, self.deps, self.system = cfg, deps, system
+        self.out = Path(cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._provenance = {"config": asdict(cfg), "base_model": deps.base_model,
+                            "base_model_hash": deps.base_model_hash, "seed": cfg.seed}
+        self._write_json(self.out / "config.json", self._provenance)
+
+    # --- bookkeeping --------------------------------------------------------------------
+    @staticmethod
+    def _write_json(path: Path, value: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        tmp.replace(path)  # atomic: a kill never leaves half a marker
+
+    @staticmethod
+    def _read_json(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _stages(self, d: Path) -> dict[str, Any]:
+        return self._read_json(d / "stages.json") or {}
+
+    def _done(self, d: Path, stage: str, info: dict[str, Any]) -> None:
+        stages = self._stages(d)
+        stages[stage] = {**info, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self._write_json(d / "stages.json", stages)
+
+    @staticmethod
+    def _write_jsonl(path: Path, rows: Sequence[Mapping]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        tmp.replace(path)
+
+    @staticmethod
+    def _read_jsonl(path: Path) -> list[dict]:
+        if not path.exists():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue  # a torn last line after a kill
+        return rows
+
+    async def _rollouts(self, path: Path, jobs: list[tuple[dict, dict]]) -> list[dict]:
+        """Run (task, kwargs) jobs; each finished record is appended at once, so a killed
+        stage resumes with the jobs not yet in the file."""
+        done = {(r["_job"]) for r in self._read_jsonl(path) if "_job" in r}
+        todo = [(i, t, kw) for i, (t, kw) in enumerate(jobs) if i not in done]
+        sem = asyncio.Semaphore(self.cfg.concurrency)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        finished = len(done)
+
+        async def one(i: int, task: dict, kwargs: dict) -> None:
+            nonlocal finished
+            async with sem:
+                try:
+                    record = await self.deps.run(task, **kwargs)
+                except Exception as exc:  # a failed run is a failed sample, not a failed loop
+                    record = {"id": None, "question": task["question"], "gold_answers": task.get("answers", []),
+                              "final_answer": "", "error": f"{type(exc).__name__}: {exc}", "citations": []}
+            record = {**record, "_job": i, "_task_id": task.get("id")}
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            finished += 1
+            if finished % 10 == 0 or finished == len(jobs):
+                self.deps.progress(f"  {path.parent.name}/{path.stem}: {finished}/{len(jobs)} runs")
+
+        await asyncio.gather(*(one(i, t, kw) for i, t, kw in todo))
+        return sorted(self._read_jsonl(path), key=lambda r: r["_job"])
+
+    async def _eval(self, d: Path, tasks: list[dict], *, model: str, exemplars: str | None = None) -> dict:
+        async def run(task: dict) -> dict:
+            return await self.deps.run(task, model=model, hint=None, temperature=0.0, seed=self.cfg.seed,
+                                       exemplars=exemplars)
+
+        return await run_eval(tasks, run, concurrency=self.cfg.concurrency, out_dir_or_path=d / "eval",
+                              resume=True, config={**self._provenance, "model": model, "stage": "eval"})
+
+    async def _train(self, d: Path, records: list[dict], *, steps: int, seed: int, name: str,
+                     iteration: int | None, adapter: Path) -> Path:
+        """Train (unless this stage finished before) and hot-load the adapter as `name`.
+        Loading is repeated on resume: a restarted server has forgotten its adapters."""
+        key = f"train:{adapter.name}"
+        if key not in self._stages(d):
+            t0 = time.monotonic()
+            info = await self.deps.train(records, adapter, steps=steps, seed=seed,
+                                         extra={**self._provenance, "iteration": iteration,
+                                                "dataset": str(d / "dataset.jsonl")})
+            self._done(d, key, {"steps": steps, "seed": seed, "wall_s": time.monotonic() - t0, **info})
+        await self.deps.load_adapter(name, adapter)
+        self._done(d, f"load:{adapter.name}", {"name": name, "path": str(adapter)})
+        return adapter
+
+    # --- stage 0: the seed --------------------------------------------------------------------
+    async def seed_stage(self, demos: list[dict], dev: list[dict]) -> dict[str, Any]:
+        d = self.out / "seed"
+        data = rebuild_dataset(demos, [], [], system=self.system)
+        self._write_jsonl(d / "dataset.jsonl", data)
+        evals = []
+        for s in range(self.cfg.noise_seeds):
+            seed = self.cfg.seed + s
+            name = f"{self.cfg.run_name}-seed-s{seed}"
+            self.deps.progress(f"seed adapter (training seed {seed}): {len(data)} demonstrations, {self.cfg.seed_steps} steps")
+            await self._train(d, data, steps=self.cfg.seed_steps, seed=seed, name=name, iteration=0,
+                              adapter=d / f"adapter-s{seed}")
+            summary = await self._eval(d / f"s{seed}", dev, model=name)
+            evals.append({"seed": seed, "model": name, "summary": summary})
+        self._done(d, "eval", {"models": [e["model"] for e in evals]})
+        return {"iteration": 0, "model": evals[0]["model"], "evals": evals, "dataset_size": len(data)}
+
+    # --- one STaR iteration -----------------------------------------------------------------------------
+    async def iteration(self, i: int, model: str, train: list[dict], dev: list[dict], demos: list[dict],
+                        exemplars: str | None) -> dict[str, Any]:
+        cfg, d = self.cfg, self.out / f"iter_{i}"
+        timings: dict[str, float] = {}
+        rng = random.Random(cfg.seed * 1000 + i)
+        tasks = list(train) if cfg.train_sample is None else rng.sample(list(train), min(cfg.train_sample, len(train)))
+
+        # 1. rollout
+        t0 = time.monotonic()
+        jobs = [(t, {"model": model, "hint": None, "temperature": cfg.temperature, "seed": cfg.seed * 7919 + i * 101 + j,
+                     "exemplars": exemplars}) for t in tasks for j in range(cfg.samples_per_task)]
+        self.deps.progress(f"iteration {i}: rollouts of {model} on {len(tasks)} tasks × {cfg.samples_per_task}")
+        rollouts = await self._rollouts(d / "rollouts.jsonl", jobs)
+        timings["rollout_s"] = time.monotonic() - t0
+        self._done(d, "rollout", {"runs": len(rollouts)})
+
+        # 2. filter
+        kept, reasons = [], {}
+        for r in rollouts:
+            ok, why = passes_filter(r, f1_threshold=cfg.f1_threshold)
+            if ok:
+                kept.append(r)
+            else:
+                reasons[why] = reasons.get(why, 0) + 1
+        solved = {r["_task_id"] for r in kept}
+        self._write_jsonl(d / "kept.jsonl", kept)
+        self._done(d, "filter", {"kept": len(kept), "rejected": reasons})
+
+        # 3. rationalize
+        t0 = time.monotonic()
+        failed = [t for t in tasks if t.get("id") not in solved]
+        rationalized: list[dict] = []
+        if cfg.rationalize and failed:
+            self.deps.progress(f"iteration {i}: rationalizing {len(failed)} failed tasks with the gold answer as a hint")
+            hinted = await self._rollouts(d / "hinted.jsonl", [
+                (t, {"model": model, "hint": t["answers"][0], "temperature": cfg.temperature,
+                     "seed": cfg.seed * 7919 + i * 101 + 97, "exemplars": exemplars}) for t in failed])
+            for r in hinted:
+                ok, _ = passes_filter(r, f1_threshold=cfg.f1_threshold)
+                if ok:
+                    rationalized.append({**strip_hints(r), "rationalized": True})
+        timings["rationalize_s"] = time.monotonic() - t0
+        self._write_jsonl(d / "rationalized.jsonl", rationalized)
+        self._done(d, "rationalize", {"rationalized": len(rationalized), "failed_tasks": len(failed)})
+
+        # 4. dataset, rebuilt from scratch
+        data = rebuild_dataset(demos if cfg.start == "seed" else [], kept, rationalized, system=self.system)
+        self._write_jsonl(d / "dataset.jsonl", data)
+        self._done(d, "dataset", {"size": len(data)})
+
+        # 5-6. train a fresh adapter from the base, load it
+        t0 = time.monotonic()
+        name = f"{cfg.run_name}-iter{i}"
+        steps = steps_for(i, cfg)
+        self.deps.progress(f"iteration {i}: training a fresh LoRA on {len(data)} trajectories, {steps} steps")
+        if data:
+            await self._train(d, data, steps=steps, seed=cfg.seed, name=name, iteration=i, adapter=d / "adapter")
+        else:
+            name = model  # nothing to learn from: the model stays as it was
+        timings["train_s"] = time.monotonic() - t0
+
+        # 7. eval on dev, greedy
+        t0 = time.monotonic()
+        self.deps.progress(f"iteration {i}: dev eval of {name}")
+        summary = await self._eval(d, dev, model=name, exemplars=exemplars if name == model else None)
+        timings["eval_s"] = time.monotonic() - t0
+        self._done(d, "eval", {"model": name})
+        tokens = sum((r.get("usage") or {}).get("prompt_tokens", 0) + (r.get("usage") or {}).get("completion_tokens", 0)
+                     for r in rollouts)
+        metrics = {
+            "iteration": i, "model": name, "train_tasks": len(tasks),
+            "train_solve_rate": len(solved) / len(tasks) if tasks else 0.0,
+            "rationalization_rate": len(rationalized) / len(failed) if failed else 0.0,
+            "kept": len(kept), "rationalized": len(rationalized), "dataset_size": len(data), "steps": steps,
+            "rejected": reasons, "rollout_tokens": tokens, "timings": timings, "dev": summary,
+        }
+        self._write_json(d / "metrics.json", metrics)
+        return metrics
+
+    # --- baselines ----------------------------------------------------------------------------------------
+    async def baseline(self, kind: str, dev: list[dict], demos: list[dict], direct_data: list[dict] | None = None
+                       ) -> dict[str, Any]:
+        d = self.out / f"baseline_{kind}"
+        if kind == "fewshot":
+            summary = await self._eval(d, dev, model=self.deps.base_model,
+                                       exemplars=exemplar_text(demos, self.cfg.fewshot_examples))
+            model = self.deps.base_model
+        elif kind == "seed":
+            seed_metrics = self._read_json(self.out / "metrics.json") or {}
+            if not seed_metrics.get("seed"):
+                raise ValueError("the seed baseline is the loop's iteration 0: run `deepstar star` first")
+            summary, model = seed_metrics["seed"]["evals"][0]["summary"], seed_metrics["seed"]["model"]
+        elif kind == "direct":
+            if not direct_data:
+                raise ValueError("the direct baseline needs training tasks")
+            self._write_jsonl(d / "dataset.jsonl", direct_data)
+            model = f"{self.cfg.run_name}-direct"
+            await self._train(d, direct_data, steps=self.cfg.base_steps, seed=self.cfg.seed, name=model,
+                              iteration=None, adapter=d / "adapter")
+            summary = await self._eval(d, dev, model=model)
+        else:
+            raise ValueError(f"unknown baseline {kind!r}: fewshot, seed or direct")
+        out = {"baseline": kind, "model": model, "dev": summary}
+        self._write_json(d / "metrics.json", out)
+        return out
+
+    # --- the whole run ----------------------------------------------------------------------------------------
+    async def run(self, train: list[dict], dev: list[dict], demos: list[dict]) -> dict[str, Any]:
+        cfg = self.cfg
+        t_start = time.monotonic()
+        metrics: dict[str, Any] = self._read_json(self.out / "metrics.json") or {}
+        metrics.update({"config": asdict(cfg), "base_model_hash": self.deps.base_model_hash})
+        exemplars = None
+        if cfg.start == "seed":
+            metrics["seed"] = await self.seed_stage(demos, dev)
+            model = metrics["seed"]["model"]
+            best = metrics["seed"]["evals"][0]["summary"]["overall"]["em"]
+        else:
+            exemplars = exemplar_text(demos, cfg.fewshot_examples)
+            model = self.deps.base_model
+            fs = await self.baseline("fewshot", dev, demos)
+            best = fs["dev"]["overall"]["em"]
+        self._write_json(self.out / "metrics.json", metrics)
+        iterations = []
+        stale = 0
+        for i in range(1, cfg.iterations + 1):
+            m = await self.iteration(i, model, train, dev, demos, exemplars)
+            iterations.append(m)
+            metrics["iterations"] = iterations
+            self._write_json(self.out / "metrics.json", metrics)
+            em = m["dev"]["overall"]["em"]
+            self.deps.progress(f"iteration {i}: train solve rate {m['train_solve_rate']:.3f}, dev EM {em:.3f}")
+            if m["model"] != model:
+                model, exemplars = m["model"], None
+            if em > best:
+                best, stale = em, 0
+            else:
+                stale += 1
+                if stale >= cfg.patience and i < cfg.iterations:
+                    self.deps.progress(f"early stop: dev EM has not improved for {stale} iteration(s)")
+                    metrics["early_stopped_at"] = i
+                    break
+        metrics["wall_s"] = metrics.get("wall_s", 0.0) + time.monotonic() - t_start
+        self._write_json(self.out / "metrics.json", metrics)
+        return metrics
+
+
+# --- the report ---------------------------------------------------------------------------------------------
+def _em(summary: Mapping[str, Any] | None) -> float | None:
+    return None if not summary else summary.get("overall", {}).get("em")
+
+
+def write_report(out_dir: str | Path) -> Path:
+    """`report.md` and `plot.png` from whatever the run and its baselines have written."""
+    out = Path(out_dir)
+    metrics = StarLoop._read_json(out / "metrics.json") or {}
+    baselines = {p.name.removeprefix("baseline_"): StarLoop._read_json(p / "metrics.json")
+                 for p in sorted(out.glob("baseline_*")) if (p / "metrics.json").exists()}
+    cfg = metrics.get("config", {})
+    lines = ["# STaR run", "",
+             f"Base model hash `{metrics.get('base_model_hash', '')[:16]}`; start `{cfg.get('start')}`; "
+             f"{cfg.get('samples_per_task')} samples per task at temperature {cfg.get('temperature')}; "
+             f"training steps {cfg.get('base_steps')} × {cfg.get('step_growth')}^(i-1); mode `{cfg.get('mode')}`.", ""]
+    if cfg.get("start") == "seed":
+        lines += ["Iteration 0 is a LoRA on real-tool demonstrations (a departure from the paper's prompted "
+                  "start, which the bundled 270M base model cannot bootstrap from); `fewshot` is the paper's start.", ""]
+    rows = []  # (name, dev EM, F1, citation support, train solve rate, dataset)
+    for kind in ("fewshot", "direct"):
+        b = baselines.get(kind)
+        if b:
+            s = b["dev"]["overall"]
+            rows.append((f"baseline: {kind}", s["em"], s["f1"], s["citation_support"], None, None))
+    seed = metrics.get("seed")
+    if seed:
+        for e in seed["evals"]:
+            s = e["summary"]["overall"]
+            rows.append((f"iteration 0 (seed adapter, training seed {e['seed']})", s["em"], s["f1"],
+                         s["citation_support"], None, seed.get("dataset_size")))
+    for m in metrics.get("iterations", []):
+        s = m["dev"]["overall"]
+        rows.append((f"iteration {m['iteration']}", s["em"], s["f1"], s["citation_support"], m["train_solve_rate"],
+                     m["dataset_size"]))
+
+    def fmt(v: Any) -> str:
+        return "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    lines += ["| model | dev EM | dev F1 | citation support | train solve rate | training set |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {r[0]} | " + " | ".join(fmt(v) for v in r[1:]) + " |" for r in rows]
+    if seed and len(seed["evals"]) > 1:
+        ems = [e["summary"]["overall"]["em"] for e in seed["evals"]]
+        lines += ["", f"Iteration-0 noise (same data, {len(ems)} training seeds): dev EM {', '.join(f'{e:.3f}' for e in ems)}"
+                      f" — spread {max(ems) - min(ems):.3f}. A STaR gain smaller than this is not distinguishable from noise."]
+    if metrics.get("iterations"):
+        lines += ["", "## Per iteration", ""]
+        for m in metrics["iterations"]:
+            t = m["timings"]
+            by_kind = ", ".join(f"{k} {v['em']:.3f}" for k, v in sorted(m["dev"].get("by_kind", {}).items()))
+            lines += [f"- iteration {m['iteration']}: {m['train_tasks']} tasks, kept {m['kept']}, rationalized "
+                      f"{m['rationalized']} (rate {m['rationalization_rate']:.3f}), dataset {m['dataset_size']}, "
+                      f"{m['steps']} steps; dev EM by kind: {by_kind}; rejected: {m['rejected']}; "
+                      f"rollout tokens {m['rollout_tokens']}; wall s: rollout {t['rollout_s']:.0f}, rationalize "
+                      f"{t['rationalize_s']:.0f}, train {t['train_s']:.0f}, eval {t['eval_s']:.0f}"]
+    if metrics.get("early_stopped_at"):
+        lines += ["", f"Early stop after iteration {metrics['early_stopped_at']} (no dev EM gain)."]
+    if metrics.get("wall_s"):
+        lines += ["", f"Wall time of the loop: {metrics['wall_s'] / 60:.1f} min."]
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _plot(out, metrics)
+    return report
+
+
+def _plot(out: Path, metrics: Mapping[str, Any]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # the `train` extra brings matplotlib; the report stands without the plot
+        return
+    xs, dev, solve = [], [], []
+    if metrics.get("seed"):
+        xs.append(0)
+        dev.append(metrics["seed"]["evals"][0]["summary"]["overall"]["em"])
+        solve.append(None)
+    for m in metrics.get("iterations", []):
+        xs.append(m["iteration"])
+        dev.append(m["dev"]["overall"]["em"])
+        solve.append(m["train_solve_rate"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(xs, dev, marker="o", label="dev EM")
+    pts = [(x, s) for x, s in zip(xs, solve, strict=True) if s is not None]
+    if pts:
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="s", label="train solve rate")
+    ax.set_xlabel("iteration")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title("STaR on deepstar research trajectories")
+    fig.tight_layout()
+    fig.savefig(out / "plot.png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,189 @@
+"""The STaR loop's stages with small fakes (no server, no training)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.star import (
+    StarConfig,
+    StarDeps,
+    StarLoop,
+    direct_records,
+    passes_filter,
+    rebuild_dataset,
+    steps_for,
+    strip_hints,
+    write_report,
+)
+
+URL = "http://wiki/Eiffel_Tower"
+PAGE = "The Eiffel Tower was completed in 1889."
+
+
+def record(answer="1889", gold=("1889",), supported=True, snippet=PAGE, url=URL, **kw):
+    return {"id": kw.pop("id", "r"), "question": kw.pop("question", "When was it completed?"),
+            "gold_answers": list(gold), "final_answer": answer,
+            "citations": [{"n": 1, "url": url, "title": "t", "snippet": snippet, "supported": supported}],
+            "snapshots": {url: PAGE}, "messages": kw.pop("messages", [
+                {"role": "system", "content": "S"}, {"role": "user", "content": "Question: When?"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"id": "call_0", "type": "function", "function": {"name": "answer", "arguments": '{"answer":"1889"}'}}]}]),
+            "tools": [], **kw}
+
+
+@pytest.mark.parametrize("rec, reason", [
+    (record(), None),
+    (record(answer="1890"), "wrong_answer"),
+    (record(answer="The Eiffel Tower was completed in the year 1889 after two years of work by many"), "wrong_answer"),
+    (record(supported=False), "unsupported_citation"),
+    (record(answer="1889", citations=[]), "no_citation"),
+    (record(answer="", error="boom"), "error"),
+    (record(answer="Paris", gold=("Paris",)), "answer_not_in_evidence"),
+])
+def test_filter_rules(rec, reason):
+    assert passes_filter(rec) == (reason is None, reason)
+
+
+def test_f1_threshold_lets_a_near_answer_pass():
+    rec = record(answer="Eiffel Tower 1889", gold=("The Eiffel Tower",), snippet=PAGE)
+    assert passes_filter(rec, f1_threshold=0.8)[0]  # F1 0.8 with gold "eiffel tower"
+    assert not passes_filter(rec, f1_threshold=0.9)[0]
+
+
+def test_hint_stripping_removes_exactly_the_hint():
+    rec = record(messages=[{"role": "user", "content": "Question: When?\n(Hint: the answer is 1889. Find the page.)"}])
+    assert strip_hints(rec)["messages"] == [{"role": "user", "content": "Question: When?"}]
+    assert rec["messages"][0]["content"].endswith("page.)")  # the input is not mutated
+
+
+def test_dataset_is_rebuilt_from_scratch_and_deduplicated():
+    demo = record(id="d", answer="1889")
+    a = record(id="a")
+    a_again = record(id="a2")  # same question, answer and calls as `a`
+    hinted = record(id="h", question="Other?", messages=[
+        {"role": "system", "content": "S + exemplars"},
+        {"role": "user", "content": "Question: Other?\n(Hint: the answer is 1889. x)"}])
+    data = rebuild_dataset([demo], [a, a_again], [hinted], system="S")
+    assert [d["origin"] for d in data] == ["demonstration", "rationalized"]  # a, a2 duplicate the demo
+    assert data[1]["messages"] == [{"role": "system", "content": "S"}, {"role": "user", "content": "Question: Other?"}]
+    assert data[1]["rationalized"] is True
+    # nothing carried over: the next iteration's set depends only on its inputs
+    assert rebuild_dataset([], [], []) == []
+
+
+def test_step_schedule_grows_by_the_factor():
+    cfg = StarConfig(out_dir="x", base_steps=40, step_growth=1.2)
+    assert [steps_for(i, cfg) for i in (1, 2, 3)] == [40, 48, 58]
+
+
+def test_config_validation_says_what_to_fix():
+    with pytest.raises(ValueError, match="start must be 'seed' or 'fewshot'"):
+        StarConfig(out_dir="x", start="magic")
+    with pytest.raises(ValueError, match="step_growth must be >= 1"):
+        StarConfig(out_dir="x", step_growth=0.5)
+
+
+def test_direct_baseline_data_has_no_trajectory():
+    tasks = [{"id": "t1", "question": "Q?", "answers": ["A"]}]
+    tool = {"type": "function", "function": {"name": "answer", "parameters": {}}}
+    (rec,) = direct_records(tasks, system="S", answer_tool=tool, tools=[], user_text=lambda q: f"Question: {q}")
+    assert [m["role"] for m in rec["messages"]] == ["system", "user", "assistant"]
+    assert json.loads(rec["messages"][2]["tool_calls"][0]["function"]["arguments"])["answer"] == "A"
+
+
+class Fakes:
+    """run: the seed adapter solves task t0 only; later adapters solve every task."""
+
+    def __init__(self, fail_train_at: int | None = None):
+        self.runs: list[tuple[str, str | None, str | None]] = []
+        self.trained: list[tuple[str, int, int]] = []
+        self.loaded: list[str] = []
+        self.fail_train_at = fail_train_at
+
+    async def run(self, task, *, model, hint, temperature, seed, exemplars):
+        self.runs.append((task["id"], model, hint))
+        good = hint is not None or task["id"] == "t0" or "iter" in model
+        rec = record(id=f"{task['id']}-{len(self.runs)}", question=task["question"], gold=task["answers"],
+                     answer=task["answers"][0] if good else "nope")
+        rec["messages"][1]["content"] = f"Question: {task['question']}" + (f"\n(Hint: the answer is {hint}. x)" if hint else "")
+        return rec
+
+    async def train(self, records, adapter: Path, *, steps, seed, extra):
+        if self.fail_train_at is not None and extra.get("iteration") == self.fail_train_at:
+            self.fail_train_at = None
+            raise KeyboardInterrupt("killed during training")
+        adapter.mkdir(parents=True, exist_ok=True)
+        (adapter / "adapter_config.json").write_text(json.dumps(extra))
+        self.trained.append((adapter.parent.name, steps, len(records)))
+        return {"final_loss": 1.0}
+
+    async def load(self, name, path):
+        self.loaded.append(name)
+
+
+TRAIN = [{"id": f"t{i}", "question": f"When was thing {i} completed?", "answers": ["1889"], "kind": "single"}
+         for i in range(3)]
+DEV = [{"id": "d0", "question": "When was the tower completed?", "answers": ["1889"], "kind": "single"}]
+
+
+def make_loop(tmp_path, fakes, **kw):
+    cfg = StarConfig(out_dir=str(tmp_path / "star"), iterations=2, samples_per_task=1, base_steps=10,
+                     seed_steps=5, noise_seeds=2, concurrency=2, **kw)
+    deps = StarDeps(run=fakes.run, train=fakes.train, load_adapter=fakes.load, base_model="base",
+                    base_model_hash="abc", progress=lambda m: None)
+    return StarLoop(cfg, deps, system="S")
+
+
+async def test_the_whole_loop_with_fakes(tmp_path):
+    fakes = Fakes()
+    demos = [record(id="demo", question="Demo?")]
+    metrics = await make_loop(tmp_path, fakes, patience=5).run(TRAIN, DEV, demos)
+    it1, it2 = metrics["iterations"]
+    assert it1["train_solve_rate"] == pytest.approx(1 / 3)  # the seed adapter solves t0
+    assert it1["rationalized"] == 2 and it1["rationalization_rate"] == 1.0
+    assert it1["dataset_size"] == 4  # demo + t0 + 2 rationalized
+    assert it2["train_solve_rate"] == 1.0 and it2["rationalized"] == 0
+    # training restarts from the base each iteration, steps growing 10 -> 12
+    assert [(name, steps) for name, steps, _ in fakes.trained] == [("seed", 5), ("seed", 5), ("iter_1", 10), ("iter_2", 12)]
+    assert fakes.loaded == ["star-seed-s0", "star-seed-s1", "star-iter1", "star-iter2"]
+    # rollouts of iteration 2 use iteration 1's adapter; dev evals are greedy runs of each model
+    assert {m for t, m, h in fakes.runs if t.startswith("t")} == {"star-seed-s0", "star-iter1"}
+    out = tmp_path / "star"
+    for path in ("config.json", "metrics.json", "seed/dataset.jsonl", "iter_1/rollouts.jsonl", "iter_1/kept.jsonl",
+                 "iter_1/rationalized.jsonl", "iter_1/dataset.jsonl", "iter_1/eval/summary.json", "iter_2/metrics.json"):
+        assert (out / path).exists(), path
+    saved = [json.loads(line) for line in (out / "iter_1/dataset.jsonl").read_text().splitlines()]
+    assert not any("Hint" in m.get("content", "") for r in saved for m in r["messages"])
+    report = write_report(out).read_text()
+    assert "iteration 0 (seed adapter, training seed 0)" in report and "Iteration-0 noise" in report
+    assert (out / "plot.png").stat().st_size > 1000
+
+
+async def test_resume_after_a_kill_between_stages_redoes_nothing_finished(tmp_path):
+    fakes = Fakes(fail_train_at=1)
+    loop = make_loop(tmp_path, fakes, patience=5)
+    with pytest.raises(KeyboardInterrupt):
+        await loop.run(TRAIN, DEV, [record(id="demo", question="Demo?")])
+    runs_before = list(fakes.runs)
+    assert [name for name, *_ in fakes.trained] == ["seed", "seed"]
+    await make_loop(tmp_path, fakes, patience=5).run(TRAIN, DEV, [record(id="demo", question="Demo?")])
+    new_runs = fakes.runs[len(runs_before):]
+    # the seed stage and iteration 1's rollouts and rationalization were not run again
+    assert [n for n, *_ in fakes.trained] == ["seed", "seed", "iter_1", "iter_2"]
+    assert not [r for r in new_runs if r[1] == "star-seed-s0" and r[0].startswith("t")]
+    assert not [r for r in new_runs if r[2] is not None and r[1] == "star-seed-s0"]
+
+
+async def test_early_stop_when_dev_em_does_not_improve(tmp_path):
+    fakes = Fakes()
+
+    async def never_better(task, **kw):
+        return record(answer="wrong", question=task["question"], gold=task["answers"])
+
+    fakes.run = never_better
+    loop = make_loop(tmp_path, fakes, patience=1)
+    metrics = await loop.run(TRAIN, DEV, [record(id="demo", question="Demo?")])
+    assert metrics["early_stopped_at"] == 1 and len(metrics["iterations"]) == 1
