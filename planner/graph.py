@@ -24,7 +24,6 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from planner import prompts
-from reasoner.errors import ContextLengthExceeded
 from planner.configuration import PlannerConfig
 from planner.events import (
     DraftEvent,
@@ -38,6 +37,7 @@ from planner.events import (
     VerifyEvent,
 )
 from planner.state import BranchInput, ResearchState
+from reasoner.errors import ContextLengthExceeded
 
 __all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet", "normalize"]
 
