@@ -114,3 +114,47 @@ def generate(
     _report("generation throughput", [(f"concurrency {r['concurrency']}",
                                        f"{r['tokens_per_s']:.1f} tok/s ({r['per_request_tokens_per_s']:.1f} per request)")
                                       for r in rows], data, out)
+
+
+@bench_app.command("train")
+def train(
+    steps: Annotated[int, typer.Option(min=1, help="optimizer steps")] = 10,
+    conversations: Annotated[int, typer.Option(min=1, help="synthetic trajectories (~1,500 tokens each)")] = 8,
+    batch_tokens: Annotated[int, typer.Option(min=256, help="token budget per micro-batch")] = 4096,
+    dtype: Annotated[str, typer.Option(help="auto, bf16 or fp32")] = "auto",
+    out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """LoRA SFT tokens/s of the bundled model on synthetic trajectories; with CUDA, also a
+    bf16 full fine-tune step loop and its MFU."""
+    import torch
+
+    from agent.commands._common import err_console
+    from evals.bench_train import bench_gpu_train, bench_train
+    from reasoner.prepare import ensure_model
+
+    cfg = load_config({})
+    base = ensure_model(cfg.models_dir)
+
+    def show(event: dict[str, Any]) -> None:
+        if event["event"] == "step":
+            err_console.print(f"step {event['step']}: loss {event['loss']:.3f}, "
+                              f"{event['tokens_per_s']:.0f} tok/s, {event['step_s']:.2f} s/step")
+
+    data = bench_train(base, steps=steps, conversations=conversations, batch_tokens=batch_tokens,
+                       dtype=dtype, progress=show)
+    rows = [("cpu", f"{data['machine']['cpu']} ({data['machine']['cores']} cores)"),
+            ("device / dtype", f"{data['device']} / {data['dtype']}"),
+            ("tokens per conversation", str(data["tokens_per_conversation"])),
+            ("tokens/s (all)", f"{data['tokens_per_s']:.1f}"),
+            ("tokens/s (trained)", f"{data['trained_tokens_per_s']:.1f}"),
+            ("step time (median, after first)", f"{data['step_s_median_after_first']:.2f} s"),
+            ("first step", f"{data['first_step_s']:.2f} s"),
+            ("≈ GFLOP/s", f"{data['approx_gflop_per_s']:.1f}"),
+            ("final loss", f"{data['final_loss']:.3f}")]
+    if torch.cuda.is_available():
+        gpu = bench_gpu_train(base)
+        data["gpu"] = gpu
+        mfu = f"{gpu['mfu']:.1%}" if gpu["mfu"] is not None else "n/a (unknown peak)"
+        rows += [("gpu", gpu["gpu"]), ("gpu full-FT tokens/s (bf16)", f"{gpu['tokens_per_s']:.0f}"),
+                 ("gpu MFU (6·N·tokens)", mfu)]
+    _report("LoRA SFT throughput, bundled model", rows, data, out)
