@@ -17,12 +17,13 @@ from typing import Any
 
 from evals.errors import TaskFileError
 
-__all__ = ["FORMATS", "load_tasks"]
+__all__ = ["FORMATS", "load_tasks", "read_jsonl_objects"]
 
 FORMATS = ("auto", "hotpotqa", "2wiki", "musique", "bamboogle", "frames", "deepstar", "jsonl", "csv")
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def read_jsonl_objects(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-empty line; a bad line is a TaskFileError naming it."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -93,7 +94,7 @@ def _detect(path: Path) -> str:
         with path.open(encoding="utf-8") as fh:
             header = fh.readline()
         return "frames" if "Prompt" in header else "bamboogle" if "Question" in header else "csv"
-    first = next((obj for _, obj in _jsonl(path)), {})
+    first = next((obj for _, obj in read_jsonl_objects(path)), {})
     if "answer_aliases" in first or "paragraphs" in first:
         return "musique"
     if "Prompt" in first:
@@ -136,7 +137,7 @@ def load_tasks(
                 raise TaskFileError(path, "expected a JSON object", record=i)
             add(obj, {"record": i}, "question", "answer", "_id", i, fmt)
     elif fmt == "musique":
-        for n, (lineno, obj) in enumerate(_jsonl(path)):
+        for n, (lineno, obj) in enumerate(read_jsonl_objects(path)):
             obj = dict(obj)
             answer = _require(path, obj, "answer", {"line": lineno})
             obj["answer"] = [answer, *obj.get("answer_aliases", [])]
@@ -148,7 +149,7 @@ def load_tasks(
     elif fmt in ("frames", "deepstar", "jsonl", "bamboogle"):
         qf, af = {"frames": ("Prompt", "Answer"), "deepstar": ("question", "answers"),
                   "bamboogle": ("Question", "Answer")}.get(fmt, (question_field, answer_field))
-        for n, (lineno, obj) in enumerate(_jsonl(path)):
+        for n, (lineno, obj) in enumerate(read_jsonl_objects(path)):
             add(obj, {"line": lineno}, qf, af, id_field, n, fmt)
     else:
         raise TaskFileError(path, f"format {fmt!r} does not match the file extension {path.suffix!r}")

@@ -150,6 +150,13 @@ class CompletionResult:
         return self.texts[0]
 
 
+def _add_optional(payload: dict[str, Any], **fields: Any) -> None:
+    """Set only the request fields that were asked for (None, False and empty mean unset)."""
+    for key, value in fields.items():
+        if value is not None and value is not False and value != []:
+            payload[key] = value
+
+
 class ReasonerClient:
     def __init__(
         self,
@@ -290,16 +297,8 @@ class ReasonerClient:
             "model": await self._model(model), "prompt": prompt, "max_tokens": max_tokens,
             "temperature": temperature, "top_p": top_p, "n": n,
         }
-        if seed is not None:
-            payload["seed"] = seed
-        if stop:
-            payload["stop"] = stop
-        if logprobs is not None:
-            payload["logprobs"] = logprobs
-        if return_token_ids:
-            payload["return_token_ids"] = True
-        if structured_outputs:
-            payload["structured_outputs"] = structured_outputs
+        _add_optional(payload, seed=seed, stop=stop, logprobs=logprobs, return_token_ids=return_token_ids,
+                      structured_outputs=structured_outputs)
         payload.update(extra or {})
         t0 = time.monotonic()
         body = await self._request("POST", "/completions", payload)
@@ -403,16 +402,8 @@ class ReasonerClient:
         if tools:
             payload["tools"] = tools
             payload["tool_choice"] = tool_choice
-        if seed is not None:
-            payload["seed"] = seed
-        if stop:
-            payload["stop"] = stop
-        if logprobs:
-            payload["logprobs"] = True
-        if return_token_ids:
-            payload["return_token_ids"] = True
-        if structured_outputs:
-            payload["structured_outputs"] = structured_outputs
+        _add_optional(payload, seed=seed, stop=stop, logprobs=True if logprobs else None,
+                      return_token_ids=return_token_ids, structured_outputs=structured_outputs)
         t0 = time.monotonic()
         body = await self._request("POST", "/chat/completions", payload)
         raw_choices = sorted(body.get("choices", []), key=lambda c: c.get("index", 0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,20 +14,12 @@ __all__ = ["register"]
 
 def _jsonl_records(path: Path) -> Iterator[dict]:
     from evals.errors import TaskFileError
+    from evals.loaders import read_jsonl_objects
 
     if not path.is_file():
         raise TaskFileError(path, "no such file")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskFileError(path, f"invalid JSON: {exc.msg}", line=lineno) from None
-            if not isinstance(record, dict):
-                raise TaskFileError(path, "expected a trajectory record (a JSON object)", line=lineno)
-            yield record
+    for _, record in read_jsonl_objects(path):
+        yield record
 
 
 def export(
