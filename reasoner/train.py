@@ -13,15 +13,19 @@ Single process (what runs and is tested here):
     python -m reasoner.train --base_model PATH --output_dir DIR --max_steps 200 \\
         --dataset train.jsonl --batch_tokens 8192
 
-Past one machine (documented, NOT implemented or tested): the same loop under
-`accelerate launch --multi_gpu --num_processes 8 -m reasoner.train ...` (or
-`torchrun --nnodes 2 --nproc_per_node 8 -m reasoner.train ...`) needs four changes:
-(1) each rank takes micro-batches `batches[rank::world_size]` (same seed, so every rank
-builds the same list), (2) the PEFT model wrapped by `accelerator.prepare` (DDP; FSDP
-with `use_orig_params=True` once the base no longer fits one GPU), (3) the per-step
-trained-token count all-reduced before dividing the summed loss, so the loss stays a mean
-over every rank's tokens, (4) only rank 0 saves the adapter and writes the marker.
-Until then, running under a launcher trains N identical copies.
+Past one process (data parallel, the same code): under `torchrun` (or `accelerate
+launch`, which sets the same environment) every rank builds the same micro-batch order
+(same seed) and takes every world_size-th micro-batch of each step; gradients are summed
+across ranks and the loss is normalised by the step's trained tokens on all ranks, so one
+step equals the single-process step with `grad_accum * world_size` micro-batches; rank 0
+saves the adapter and writes the marker. NCCL on GPUs, gloo on CPUs:
+
+    torchrun --nproc_per_node 8 -m reasoner.train --base_model PATH --output_dir DIR \
+        --max_steps 200 --dataset train.jsonl                       # one node, 8 GPUs
+    torchrun --nnodes 2 --node_rank R --master_addr HOST --nproc_per_node 8 -m reasoner.train ...
+
+The LoRA gradients are small, so summing them by all-reduce after backward is enough;
+a base too big for one device would need FSDP sharding, which this file does not do.
 """
 
 from __future__ import annotations
@@ -302,9 +306,23 @@ def lr_at(step: int, config: SFTConfig) -> float:
 
 # --- devices and precision -----------------------------------------------------------------
 
+def _distributed() -> tuple[int, int]:
+    """(rank, world size): from torchrun's environment, else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
 def _resolve_device(name: str) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={name!r} but CUDA is not available: use device='cpu' or 'auto'")
     return torch.device(name)
@@ -363,8 +381,6 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress: Progress | None = None) -> TrainResult:
     """Train a fresh LoRA on `records` and save it into `config.output_dir`."""
-    import peft
-    import transformers
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -389,6 +405,7 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
 
     # Model: frozen base in the compute dtype (it is never updated, so bf16 storage loses
     # nothing and halves memory), a fresh LoRA whose weights peft keeps in fp32.
+    rank, world = _distributed()
     device = _resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
     torch.manual_seed(config.seed)
@@ -415,10 +432,13 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        micro = [_collate([examples[i] for i in idx], pad_id) for idx in (next(batches) for _ in range(config.grad_accum))]
-        # The step's loss is the mean over every labelled token of all its micro-batches, so
-        # a micro-batch weighs by its trained tokens, not by its count.
+        drawn = [next(batches) for _ in range(config.grad_accum * world)]
+        micro = [_collate([examples[i] for i in idx], pad_id) for idx in drawn[rank::world]]
+        # The step's loss is the mean over every labelled token of all its micro-batches (on
+        # every rank), so a micro-batch weighs by its trained tokens, not by its count.
         step_trained = sum(int((m["labels"][:, 1:] != IGNORE_INDEX).sum()) for m in micro)
+        if world > 1:
+            step_trained = int(_all_reduce(torch.tensor(float(step_trained))).item())
         step_loss = 0.0
         for m in micro:
             m = {k: v.to(device) for k, v in m.items()}
@@ -428,6 +448,11 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
             (loss_sum / step_trained).backward()
             step_loss += loss_sum.item() / step_trained
             total_tokens += int(m["attention_mask"].sum())
+        if world > 1:  # sum the LoRA gradients (each already divided by the global token count)
+            for p in params:
+                if p.grad is not None:
+                    _all_reduce(p.grad)
+            step_loss = float(_all_reduce(torch.tensor(step_loss)).item())
         if config.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
         optimizer.step()
@@ -446,12 +471,38 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
 
     # Artifacts: the adapter first, the marker last (atomically), so a crash in between
     # leaves a directory check_adapter may accept but the STaR loop will not take as done.
-    model.save_pretrained(str(out_dir))
+    if rank == 0:
+        model.save_pretrained(str(out_dir))
     result = TrainResult(
         adapter_dir=out_dir, steps=config.max_steps, trained_tokens=trained_tokens, total_tokens=total_tokens,
         tokens_per_s=total_tokens / train_s, trained_tokens_per_s=trained_tokens / train_s,
         final_loss=losses[-1], losses=losses, train_s=train_s, wall_s=time.perf_counter() - t_start,
         dropped=dropped)
+    if rank == 0:
+        _write_marker(out_dir, config, result, base_path=base_path, device=device, dtype=dtype,
+                      conversations=len(examples), log=log, train_s=train_s)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # nobody returns before the adapter is on disk
+    report({"event": "done", "adapter_dir": str(out_dir), "steps": result.steps, "final_loss": result.final_loss,
+            "tokens_per_s": round(result.tokens_per_s, 2),
+            "trained_tokens_per_s": round(result.trained_tokens_per_s, 2), "wall_s": round(result.wall_s, 3)})
+    return result
+
+
+def _all_reduce(tensor: torch.Tensor) -> torch.Tensor:
+    import torch.distributed as dist
+
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def _write_marker(out_dir: Path, config: SFTConfig, result: TrainResult, *, base_path: Path, device: torch.device,
+                  dtype: torch.dtype, conversations: int, log: list[dict[str, Any]], train_s: float) -> None:
+    import peft
+    import transformers
+
     _write_json_atomic(out_dir / TRAIN_MARKER, {
         "config": asdict(config),
         "iteration": config.iteration,
@@ -460,24 +511,21 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
         "device": str(device),
         "dtype": str(dtype).removeprefix("torch."),
         "steps": result.steps,
-        "conversations": len(examples),
-        "dropped": dropped,
-        "total_tokens": total_tokens,
-        "trained_tokens": trained_tokens,
+        "conversations": conversations,
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "dropped": result.dropped,
+        "total_tokens": result.total_tokens,
+        "trained_tokens": result.trained_tokens,
         "tokens_per_s": round(result.tokens_per_s, 2),
         "trained_tokens_per_s": round(result.trained_tokens_per_s, 2),
         "final_loss": result.final_loss,
-        "losses": losses,
+        "losses": result.losses,
         "log": log,
         "train_s": round(train_s, 3),
         "wall_s": round(result.wall_s, 3),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
-    report({"event": "done", "adapter_dir": str(out_dir), "steps": result.steps, "final_loss": result.final_loss,
-            "tokens_per_s": round(result.tokens_per_s, 2),
-            "trained_tokens_per_s": round(result.trained_tokens_per_s, 2), "wall_s": round(result.wall_s, 3)})
-    return result
 
 
 # --- entry point ---------------------------------------------------------------------------
