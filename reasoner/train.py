@@ -20,7 +20,7 @@ across ranks and the loss is normalised by the step's trained tokens on all rank
 step equals the single-process step with `grad_accum * world_size` micro-batches; rank 0
 saves the adapter and writes the marker. NCCL on GPUs, gloo on CPUs:
 
-    torchrun --nproc_per_node 8 -m reasoner.train --base_model PATH --output_dir DIR \
+    torchrun --standalone --nproc_per_node 8 -m reasoner.train --base_model PATH --output_dir DIR \
         --max_steps 200 --dataset train.jsonl                       # one node, 8 GPUs
     torchrun --nnodes 2 --node_rank R --master_addr HOST --nproc_per_node 8 -m reasoner.train ...
 
