@@ -286,6 +286,15 @@ class StarLoop:
                 continue  # a torn last line after a kill
         return rows
 
+    def _write_dataset(self, d: Path, data: list[dict], *, iteration: int | None) -> None:
+        """The training set and, beside it, what produced it (config, iteration, base hash, seeds)."""
+        self._write_jsonl(d / "dataset.jsonl", data)
+        origins: dict[str, int] = {}
+        for row in data:
+            origins[row.get("origin", "given")] = origins.get(row.get("origin", "given"), 0) + 1
+        self._write_json(d / "dataset.meta.json", {**self._provenance, "iteration": iteration, "size": len(data),
+                                                    "origins": origins})
+
     async def _rollouts(self, path: Path, jobs: list[tuple[dict, dict]]) -> list[dict]:
         """Run (task, kwargs) jobs; each finished record is appended at once, so a killed
         stage resumes with the jobs not yet in the file."""
@@ -340,7 +349,7 @@ class StarLoop:
     async def seed_stage(self, demos: list[dict], dev: list[dict]) -> dict[str, Any]:
         d = self.out / "seed"
         data = rebuild_dataset(demos, [], [], system=self.system)
-        self._write_jsonl(d / "dataset.jsonl", data)
+        self._write_dataset(d, data, iteration=0)
         evals = []
         for s in range(self.cfg.noise_seeds):
             seed = self.cfg.seed + s
@@ -401,7 +410,7 @@ class StarLoop:
 
         # 4. dataset, rebuilt from scratch
         data = rebuild_dataset(demos if cfg.start == "seed" else [], kept, rationalized, system=self.system)
-        self._write_jsonl(d / "dataset.jsonl", data)
+        self._write_dataset(d, data, iteration=i)
         self._done(d, "dataset", {"size": len(data)})
 
         # 5-6. train a fresh adapter from the base, load it
@@ -449,7 +458,7 @@ class StarLoop:
         elif kind == "direct":
             if not direct_data:
                 raise ValueError("the direct baseline needs training tasks")
-            self._write_jsonl(d / "dataset.jsonl", direct_data)
+            self._write_dataset(d, direct_data, iteration=None)
             model = f"{self.cfg.run_name}-direct"
             await self._train(d, direct_data, steps=self.cfg.base_steps, seed=self.cfg.seed, name=model,
                               iteration=None, adapter=d / "adapter")

@@ -155,6 +155,9 @@ async def test_the_whole_loop_with_fakes(tmp_path):
     for path in ("config.json", "metrics.json", "seed/dataset.jsonl", "iter_1/rollouts.jsonl", "iter_1/kept.jsonl",
                  "iter_1/rationalized.jsonl", "iter_1/dataset.jsonl", "iter_1/eval/summary.json", "iter_2/metrics.json"):
         assert (out / path).exists(), path
+    meta = json.loads((out / "iter_1/dataset.meta.json").read_text())
+    assert meta["iteration"] == 1 and meta["base_model_hash"] == "abc" and meta["config"]["seed"] == 0
+    assert meta["origins"] == {"demonstration": 1, "rollout": 1, "rationalized": 2}
     saved = [json.loads(line) for line in (out / "iter_1/dataset.jsonl").read_text().splitlines()]
     assert not any("Hint" in m.get("content", "") for r in saved for m in r["messages"])
     report = write_report(out).read_text()
