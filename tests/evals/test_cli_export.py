@@ -44,17 +44,21 @@ def test_min_f1_filter(demos_file, tmp_path):
     assert out.read_text(encoding="utf-8") == ""
 
 
-def test_trl_rows_render_through_the_shipped_chat_template(demos_file, tmp_path):
+def test_trl_rows_render_through_the_shipped_chat_template(demos_file, tmp_path, prepared_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(prepared_model))  # the template installed by `model prepare`
     out = tmp_path / "trl.jsonl"
     _export("trl", out, "--from-jsonl", str(demos_file), "--only-successful")
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows
     for row in rows:
         messages, tools = row["messages"], row["tools"]
-        rendered = render_jinja_template([messages], tools=tools, chat_template=chat_template(),
-                                         add_generation_prompt=False, bos_token="<bos>")
-        rendered = rendered[0][0] if isinstance(rendered, tuple) else rendered
+        rendered = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
         assert rendered == render_prompt(messages, tools, add_generation_prompt=False)
+        shipped = render_jinja_template([messages], tools=tools, chat_template=chat_template(),
+                                        add_generation_prompt=False, bos_token="<bos>")
+        assert (shipped[0][0] if isinstance(shipped, tuple) else shipped) == rendered
         for message in messages:
             for call in message.get("tool_calls") or []:
                 fn = call["function"]
