@@ -255,8 +255,8 @@ class ResearchAgent:
         if resuming:
             snapshot = await graph.aget_state(config)
             spent = dict((snapshot.values or {}).get("usage", {}))
-            run = store.get_run(run_id)
-            elapsed_before = max(0.0, run["updated_at"] - run["created_at"])
+            # wall time already spent: up to the last recorded step (not the time it lay killed)
+            elapsed_before = store.active_seconds(run_id)
         budget = Budget(max_steps=pcfg.max_steps, max_tokens=pcfg.max_total_tokens,
                         max_wall_clock_s=pcfg.max_wall_clock_s, steps=spent.get("model_calls", 0),
                         tokens=spent.get("prompt_tokens", 0) + spent.get("completion_tokens", 0),

@@ -192,6 +192,14 @@ class TrajectoryStore:
              error, prompt_tokens, completion_tokens, model, _dumps(sampling) if sampling else None))
         return int(cur.lastrowid or 0)
 
+    def active_seconds(self, run_id: str) -> float:
+        """Seconds from the run's start to its last recorded step."""
+        row = self._db.execute("SELECT r.created_at, MAX(s.created_at) FROM runs r LEFT JOIN steps s ON s.run_id = r.id "
+                               "WHERE r.id = ?", (run_id,)).fetchone()
+        if row is None or row[1] is None:
+            return 0.0
+        return max(0.0, row[1] - row[0])
+
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT * FROM steps WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
         out = []

@@ -60,3 +60,17 @@ def test_unknown_run_is_a_clear_error(tmp_path):
     store = TrajectoryStore(tmp_path / "db.sqlite")
     with pytest.raises(RunNotFound, match="runs list"):
         store.get_run("nope")
+
+
+def test_active_seconds_count_up_to_the_last_step_only(tmp_path):
+    import time
+
+    store = TrajectoryStore(tmp_path / "db.sqlite")
+    store.create_run("r", "Q", "plan", {})
+    assert store.active_seconds("r") == 0.0
+    time.sleep(0.05)
+    store.add_step("r", kind="llm", node="n", branch="b")
+    first = store.active_seconds("r")
+    time.sleep(0.1)  # time passing without steps (a killed run) does not count
+    assert store.active_seconds("r") == first and first >= 0.05
+    store.close()
