@@ -16,6 +16,7 @@ import html
 import ipaddress
 import json
 import re
+import sys
 import threading
 import time
 from functools import lru_cache
@@ -123,7 +124,7 @@ class WikiSite:
         class Handler(_Handler):
             wiki = site
 
-        server = ThreadingHTTPServer((self.host, self.port), Handler, bind_and_activate=False)
+        server = _Server((self.host, self.port), Handler, bind_and_activate=False)
         server.daemon_threads = True
         server.request_queue_size = 256
         server.allow_reuse_address = True
@@ -230,6 +231,15 @@ class WikiSite:
             for t, slug, snippet, _topic, _score in rows)
         return _layout(f"Search: {query}", f"<h1>Results for “{html.escape(query)}”</h1>"
                                            f"<ol class=results>{items}</ol>")
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that drops a keep-alive connection is routine, not a server fault worth
+        # a traceback on the research run's terminal; anything else is still reported.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
