@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import random
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +93,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
     from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
     from reasoner.errors import EndpointError
     from reasoner.prepare import bundled_model_dir, read_prepared
-    from reasoner.train import SFTConfig, train_sft
+    from reasoner.train import SFTConfig
 
     out = Path(scfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,9 +130,13 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         async def train(records: list[dict], adapter: Path, *, steps: int, seed: int, extra: dict) -> dict:
             sft = SFTConfig(base_model=str(base_path), output_dir=str(adapter), max_steps=steps, seed=seed,
                             learning_rate=lr, iteration=extra.get("iteration"), extra=extra)
-            result = await asyncio.to_thread(train_sft, sft, records,
-                                             progress=lambda info: log(f"    train {json.dumps(info, default=str)[:160]}"))
-            return {"tokens_per_s": result.tokens_per_s, "final_loss": result.final_loss, "train_wall_s": result.wall_s}
+            data = adapter.with_name(adapter.name + ".train.jsonl")
+            data.parent.mkdir(parents=True, exist_ok=True)
+            data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+            # Training runs in a child process: its several GB are returned to the machine
+            # when it ends, instead of staying in this long-lived process.
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                return await asyncio.get_running_loop().run_in_executor(pool, _train_job, asdict(sft), str(data))
 
         async def load(name: str, path: Path) -> None:
             try:
@@ -152,6 +159,18 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
             await loop.run(train_tasks, dev_tasks, demos)
     report = write_report(out)
     typer.echo(report.read_text(encoding="utf-8"))
+
+
+def _train_job(config: dict, records_path: str) -> dict:
+    """Train one adapter (in a child process); progress goes to stderr."""
+    import sys
+
+    from reasoner.train import SFTConfig, load_records, train_sft
+
+    result = train_sft(SFTConfig(**config), load_records(records_path),
+                       progress=lambda info: print(f"    train {json.dumps(info, default=str)[:160]}", file=sys.stderr,
+                                                   flush=True))
+    return {"tokens_per_s": result.tokens_per_s, "final_loss": result.final_loss, "train_wall_s": result.wall_s}
 
 
 def register(app: typer.Typer) -> None:
