@@ -187,7 +187,8 @@ class ResearchAgent:
             max_total_tokens=cfg.max_total_tokens, max_wall_clock_s=cfg.max_wall_clock_s,
             max_invalid_outputs=cfg.max_invalid_outputs, model=model or cfg.model or self._model_info.get("base"),
             temperature=sampling.get("temperature", cfg.temperature), top_p=sampling.get("top_p", cfg.top_p),
-            seed=sampling.get("seed", cfg.seed), max_tokens_per_call=cfg.max_tokens_per_call,
+            seed=(sampling.get("seed", cfg.seed) if getattr(self._client, "per_request_seed", True) else None),
+            max_tokens_per_call=cfg.max_tokens_per_call,
             exemplars=sampling.get("exemplars"))
 
     async def research(self, question: str, *, task: dict[str, Any] | None = None, hint: str | None = None,

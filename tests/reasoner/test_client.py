@@ -178,3 +178,15 @@ async def test_a_prompt_over_the_context_window_is_its_own_error():
     body = {"error": {"message": "This model's maximum context length is 4096 tokens. However, your prompt ..."}}
     with pytest.raises(ContextLengthExceeded):
         await make(lambda r: httpx.Response(400, json=body)).complete("hi")
+
+
+async def test_a_client_without_per_request_seeds_never_sends_one():
+    bodies = []
+
+    def handler(request):
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=completion("x"))
+
+    await make(handler, per_request_seed=False).complete("p", seed=7, temperature=0.7)
+    await make(handler).complete("p", seed=7)
+    assert "seed" not in bodies[0] and bodies[1]["seed"] == 7
