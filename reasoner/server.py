@@ -73,6 +73,7 @@ class ServerState:
     started_at: float
     lora: bool = True
     adapters: list[str] = field(default_factory=list)
+    healthy_at: float | None = None  # when it first answered /health
 
     @property
     def base_url(self) -> str:
@@ -147,7 +148,10 @@ def server_status(state_path: Path) -> tuple[ServerState | None, str]:
     if not _alive(state.pid):
         return state, "dead"
     health = _health(state)
-    return state, ("starting" if health == "down" else health)
+    if health == "down":
+        # refusing connections after it once answered: the API process outlived its server
+        return state, ("unhealthy" if state.healthy_at else "starting")
+    return state, health
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -269,6 +273,8 @@ def _wait(state: ServerState, spec: ServerSpec, proc: subprocess.Popen | None,
                 raise ServerError(f"the vLLM server exited during start-up (log: {state.log_path})",
                                   log_tail=_tail(Path(state.log_path)))
             if _healthy(state):
+                state.healthy_at = time.time()
+                Path(spec.state_path).write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
                 if progress:
                     progress("healthy", elapsed)
                 return state
