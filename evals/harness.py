@@ -3,7 +3,8 @@ score each record, and summarize by task kind.
 
 Outputs (see `result_paths`): a per-task JSONL, one line per task, appended and flushed as
 each task finishes (so a crash loses at most the tasks in flight), and a summary JSON.
-With `resume=True` the tasks already in the JSONL are skipped. A task whose `run` raises
+With `resume=True` the tasks already in the JSONL are skipped, except those whose run
+raised before producing a trajectory (a server that was down), which run again. A task whose `run` raises
 is recorded with its error (and zero scores), never fatal.
 
 Success, per task: EM = 1, the format is ok, and at least one citation is supported by
@@ -140,6 +141,9 @@ async def run_eval(
     if not resume:
         jsonl.write_text("", encoding="utf-8")
     done = load_results(jsonl)
+    # A task whose run raised (no trajectory: server down, network) is run again on resume;
+    # its new line supersedes the old one. A task that ran and failed on its merits is kept.
+    done = {k: v for k, v in done.items() if not (v.get("error") and not v.get("trajectory_id"))}
     todo = [t for t in tasks if str(t["id"]) not in done]
     total, finished = len(tasks), len(tasks) - len(todo)
     if progress is not None:

@@ -96,3 +96,14 @@ def test_eval_cli_compare(tmp_path):
     result = CliRunner().invoke(app, ["eval", "--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert result.exit_code == 0, result.output
     assert "+0.500" in result.output
+
+
+async def test_resume_runs_again_the_tasks_whose_run_raised(tmp_path):
+    out = tmp_path / "run"
+    await run_eval(TASKS, FakeRun(RIGHT, fail={"c1", "s2"}), out_dir_or_path=out)
+    again = FakeRun(RIGHT)
+    summary = await run_eval(TASKS, again, out_dir_or_path=out)
+    assert sorted(again.seen) == ["c1", "s2"]
+    assert summary["overall"]["errors"] == 0 and summary["overall"]["em"] == 1.0
+    jsonl, _ = result_paths(out)
+    assert all(not row["error"] for row in load_results(jsonl).values())
