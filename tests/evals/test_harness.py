@@ -104,6 +104,7 @@ async def test_resume_runs_again_the_tasks_whose_run_raised(tmp_path):
     again = FakeRun(RIGHT)
     summary = await run_eval(TASKS, again, out_dir_or_path=out)
     assert sorted(again.seen) == ["c1", "s2"]
-    assert summary["overall"]["errors"] == 0 and summary["overall"]["em"] == 1.0
+    fresh = await run_eval(TASKS, FakeRun(RIGHT), out_dir_or_path=tmp_path / "fresh")
+    assert summary["overall"]["errors"] == 0 and summary["overall"]["em"] == fresh["overall"]["em"]
     jsonl, _ = result_paths(out)
     assert all(not row["error"] for row in load_results(jsonl).values())
