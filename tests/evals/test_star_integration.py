@@ -19,7 +19,8 @@ from tests.conftest import REPO, deepstar
 pytestmark = pytest.mark.integration
 
 ARGS = ["--train-limit", "3", "--dev-limit", "2", "--seed-demos", "3", "--samples", "1", "--iterations", "1",
-        "--seed-steps", "2", "--base-steps", "2", "--noise-seeds", "1", "--max-steps", "4", "--concurrency", "4"]
+        "--seed-steps", "2", "--base-steps", "2", "--noise-seeds", "1", "--max-steps", "4", "--concurrency", "4",
+        "--run-name", "startest"]
 
 
 def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, tmp_path):
@@ -57,10 +58,10 @@ def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, tmp
     assert meta["config"]["iteration"] == 1 and meta["config"]["max_steps"] == 2
     metrics = json.loads((out / "metrics.json").read_text())
     (it1,) = metrics["iterations"]
-    assert it1["model"] in ("star-iter1",)
+    assert it1["model"] == "startest-iter1"
     # the iteration's adapter is served by the running server and was used for the dev eval
     models = [m["id"] for m in httpx.get(f"{vllm_server.base_url}/models", timeout=30).json()["data"]]
-    assert "star-iter1" in models and "star-seed-s0" in models
+    assert "startest-iter1" in models and "startest-seed-s0" in models
     evals = [json.loads(line) for line in (out / "iter_1" / "eval" / "results.jsonl").read_text().splitlines()]
     assert len(evals) == 2
     from agent.store import TrajectoryStore
@@ -68,4 +69,4 @@ def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, tmp
     store = TrajectoryStore(test_home / "deepstar.db")
     used = {store.get_trajectory(e["trajectory_id"])["model"]["adapter"] for e in evals if e.get("trajectory_id")}
     store.close()
-    assert used == {"star-iter1"}
+    assert used == {"startest-iter1"}
