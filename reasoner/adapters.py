@@ -47,17 +47,14 @@ def check_adapter(path: Path) -> dict:
         raise ReasonerError(f"{path} is not a LoRA adapter: no adapter_model.safetensors")
     if weights[0].suffix == ".safetensors":
         try:
-            from safetensors import safe_open
-
-            with safe_open(str(weights[0]), framework="pt") as f:
-                if not list(f.keys()):
-                    raise ReasonerError(f"{weights[0]} holds no tensors")
+            from safetensors import SafetensorError, safe_open
         except ImportError:
-            pass
-        except (OSError, ValueError, RuntimeError) as exc:  # safetensors raises SafetensorError(Exception)
+            raise MissingExtra("train", "safetensors") from None
+        try:
+            with safe_open(str(weights[0]), framework="pt") as f:
+                names = list(f.keys())
+        except (SafetensorError, OSError) as exc:
             raise ReasonerError(f"{weights[0]} is truncated or damaged: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - safetensors' own error type derives from Exception
-            if type(exc).__name__ == "SafetensorError":
-                raise ReasonerError(f"{weights[0]} is truncated or damaged: {exc}") from None
-            raise
+        if not names:
+            raise ReasonerError(f"{weights[0]} holds no tensors")
     return config

@@ -36,3 +36,23 @@ def test_prepare_is_idempotent_and_says_so(prepared_model, test_home):
     assert proc.returncode == 0, proc.stderr
     assert "already prepared" in proc.stderr and "nothing to do" in proc.stderr
     assert read_prepared(prepared_model) == marker
+
+
+def test_check_adapter_refuses_missing_and_truncated_adapters(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from reasoner.adapters import check_adapter
+    from reasoner.errors import ReasonerError
+
+    with pytest.raises(ReasonerError, match="adapter_config.json is missing"):
+        check_adapter(tmp_path)
+    (tmp_path / "adapter_config.json").write_text('{"r": 8}')
+    with pytest.raises(ReasonerError, match="no adapter_model.safetensors"):
+        check_adapter(tmp_path)
+    save_file({"w": torch.zeros(64, 64)}, str(tmp_path / "adapter_model.safetensors"))
+    assert check_adapter(tmp_path) == {"r": 8}
+    data = (tmp_path / "adapter_model.safetensors").read_bytes()
+    (tmp_path / "adapter_model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ReasonerError, match="truncated or damaged"):
+        check_adapter(tmp_path)
