@@ -21,6 +21,7 @@ def evaluate(
     mode: str | None = typer.Option(None, "--mode", help="plan or react (default: config mode)."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Tasks run at once."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
+    split: str | None = typer.Option(None, "--split", help="Only tasks of this split (train, dev, test)."),
     out: Path | None = typer.Option(None, "--out", help="Summary JSON (per-task results go beside it as .jsonl); default: <tasks>.eval.json."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: the embedded server)."),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming the tasks already in the results file."),
@@ -40,10 +41,12 @@ def evaluate(
         raise typer.BadParameter(f"{mode!r} is not plan or react", param_hint="--mode")
     from evals.loaders import load_tasks
 
-    task_list = load_tasks(tasks)[:limit]
+    task_list = [t for t in load_tasks(tasks) if split is None or t.get("split") == split][:limit]
+    if not task_list:
+        raise typer.BadParameter(f"{tasks} has no tasks" + (f" of split {split!r}" if split else ""), param_hint="--tasks")
     cfg = build_config(config, base_url=base_url, model=model, mode=mode)
     out = out or Path(f"{tasks.stem}.eval.json")
-    provenance = {"tasks_file": str(tasks), "n_tasks": len(task_list), "limit": limit, "model": cfg.model,
+    provenance = {"tasks_file": str(tasks), "split": split, "n_tasks": len(task_list), "limit": limit, "model": cfg.model,
                   "mode": cfg.mode, "base_url": cfg.base_url, "concurrency": concurrency,
                   "deepstar_version": _version(), "agent_config": cfg.redacted()}
     summary = asyncio.run(_run(cfg, task_list, out, concurrency, provenance, resume=not fresh))

@@ -75,3 +75,11 @@ def test_eval_cli_runs_the_agent_through_the_harness(tmp_path, monkeypatch):
     assert summary["overall"]["em"] == 1.0 and summary["overall"]["n"] == 3
     assert summary["config"]["mode"] == "react" and summary["config"]["tasks_file"] == str(tasks_file)
     assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 3
+    # --split keeps only that split's tasks
+    tasks_file.write_text("".join(json.dumps({"id": f"s{i}", "question": f"Q {i}?", "answers": ["x"], "kind": "single",
+                                              "split": "dev" if i % 2 else "train"}) + "\n" for i in range(4)))
+    out2 = tmp_path / "dev.json"
+    result = CliRunner().invoke(app, ["eval", "--tasks", str(tasks_file), "--split", "dev", "--out", str(out2),
+                                      "--base-url", "http://127.0.0.1:9/v1"], env={"DEEPSTAR_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert json.loads(out2.read_text())["overall"]["n"] == 2
