@@ -67,6 +67,7 @@ def star(
     max_steps: int = typer.Option(10, "--max-steps", min=1, help="model calls per research run"),
     lr: float = typer.Option(2e-4, "--lr", help="learning rate"),
     run_name: str = typer.Option("star", "--run-name", help="prefix of the adapter names served for this run"),
+    patience: int = typer.Option(1, "--patience", min=1, help="iterations without a dev EM gain before stopping early"),
     home: Path | None = HomeOpt,
     config: Path | None = ConfigOpt,
 ) -> None:
@@ -78,7 +79,7 @@ def star(
     scfg = StarConfig(out_dir=str(out), iterations=iterations, start=start, samples_per_task=samples,
                       temperature=temperature, train_sample=train_sample, base_steps=base_steps,
                       seed_steps=seed_steps, noise_seeds=noise_seeds, concurrency=concurrency, seed=seed,
-                      run_name=run_name)
+                      run_name=run_name, patience=patience)
     cfg = build_config(config, home=home, mode="react", max_steps=max_steps, max_concurrency=max(16, concurrency))
     train_tasks = _tasks(train, "train", train_limit, seed)
     dev_tasks = _tasks(dev, "dev", dev_limit, seed)
