@@ -44,6 +44,7 @@ from typing import Any
 
 from evals.harness import run_eval
 from evals.scoring import exact_match, f1, format_ok, normalize_answer
+from reasoner.protocol import strip_hint
 
 __all__ = [
     "StarConfig",
@@ -143,16 +144,13 @@ def passes_filter(record: Mapping[str, Any], *, f1_threshold: float = 0.8) -> tu
     return True, None
 
 
-_HINT = "\n(Hint: the answer is "
-
-
 def strip_hints(record: dict[str, Any]) -> dict[str, Any]:
     """The record with any rationalization hint removed from its user turns."""
     out = dict(record)
     messages = []
     for m in record.get("messages") or []:
-        if m.get("role") == "user" and isinstance(m.get("content"), str) and _HINT in m["content"]:
-            m = {**m, "content": m["content"][: m["content"].index(_HINT)]}
+        if m.get("role") == "user" and isinstance(m.get("content"), str):
+            m = {**m, "content": strip_hint(m["content"])}
         messages.append(m)
     out["messages"] = messages
     return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reasoner.protocol import HINT_PREFIX, strip_hint
+
 __all__ = [
     "ANSWER_TOOL",
     "BRANCH_SYSTEM",
@@ -90,7 +92,6 @@ FINAL_ANSWER_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-HINT_PREFIX = "\n(Hint: the answer is "
 
 
 def react_user(question: str, hint: str | None = None) -> str:
@@ -100,11 +101,6 @@ def react_user(question: str, hint: str | None = None) -> str:
         # before a trajectory is saved.
         text += f"{HINT_PREFIX}{hint}. Find the page that states it and cite it.)"
     return text
-
-
-def strip_hint(text: str) -> str:
-    cut = text.find(HINT_PREFIX)
-    return text if cut < 0 else text[:cut]
 
 
 def branch_user(question: str, subquestion: str, hint: str | None = None) -> str:

@@ -27,15 +27,26 @@ __all__ = [
     "CALL_CLOSE",
     "CALL_OPEN",
     "END_OF_TURN",
+    "HINT_PREFIX",
     "parse_tool_calls",
     "render_prompt",
+    "strip_hint",
     "tool_call_schema",
     "validate_arguments",
 ]
 
+# STaR rationalization puts the gold answer into the user turn after this prefix; the
+# planner writes it and every saved trajectory has it cut off (`strip_hint`).
+HINT_PREFIX = "\n(Hint: the answer is "
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
 END_OF_TURN = "<end_of_turn>"
+
+
+def strip_hint(text: str) -> str:
+    """`text` without a rationalization hint (everything from HINT_PREFIX on)."""
+    cut = text.find(HINT_PREFIX)
+    return text if cut < 0 else text[:cut]
 
 
 def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None,
