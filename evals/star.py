@@ -361,12 +361,28 @@ class StarLoop:
         return {"iteration": 0, "model": evals[0]["model"], "evals": evals, "dataset_size": len(data)}
 
     # --- one STaR iteration -----------------------------------------------------------------------------
+    def iteration_tasks(self, i: int, train: Sequence[dict]) -> list[dict]:
+        """The training tasks iteration i rolls out: all of them, or a sample fixed by (seed, i)."""
+        if self.cfg.train_sample is None:
+            return list(train)
+        return random.Random(self.cfg.seed * 1000 + i).sample(list(train), min(self.cfg.train_sample, len(train)))
+
+    def direct_tasks(self, train: Sequence[dict], demos: Sequence[dict]) -> list[dict]:
+        """The tasks the `direct` baseline learns the gold answers of: exactly those the STaR run
+        learns from (the seed demonstrations' tasks and every iteration's sample), so the
+        comparison holds the task budget equal. `train` holds the demonstration tasks too."""
+        demo_ids = {d.get("question_id") for d in demos}
+        rollout_pool = [t for t in train if t.get("id") not in demo_ids] or list(train)
+        ids = set(demo_ids)
+        for i in range(1, self.cfg.iterations + 1):
+            ids |= {t.get("id") for t in self.iteration_tasks(i, rollout_pool)}
+        return [t for t in train if t.get("id") in ids]
+
     async def iteration(self, i: int, model: str, train: list[dict], dev: list[dict], demos: list[dict],
                         exemplars: str | None) -> dict[str, Any]:
         cfg, d = self.cfg, self.out / f"iter_{i}"
         timings: dict[str, float] = {}
-        rng = random.Random(cfg.seed * 1000 + i)
-        tasks = list(train) if cfg.train_sample is None else rng.sample(list(train), min(cfg.train_sample, len(train)))
+        tasks = self.iteration_tasks(i, train)
 
         # 1. rollout
         t0 = time.monotonic()
@@ -458,12 +474,16 @@ class StarLoop:
                 raise ValueError("the direct baseline needs training tasks")
             self._write_dataset(d, direct_data, iteration=None)
             model = f"{self.cfg.run_name}-direct"
-            await self._train(d, direct_data, steps=self.cfg.base_steps, seed=self.cfg.seed, name=model,
+            # the step budget of the STaR run's last iteration
+            await self._train(d, direct_data, steps=steps_for(self.cfg.iterations, self.cfg), seed=self.cfg.seed,
+                              name=model,
                               iteration=None, adapter=d / "adapter")
             summary = await self._eval(d, dev, model=model)
         else:
             raise ValueError(f"unknown baseline {kind!r}: fewshot, seed or direct")
         out = {"baseline": kind, "model": model, "dev": summary}
+        if kind == "direct":
+            out.update(dataset_size=len(direct_data or []), steps=steps_for(self.cfg.iterations, self.cfg))
         self._write_json(d / "metrics.json", out)
         return out
 
@@ -532,7 +552,7 @@ def write_report(out_dir: str | Path) -> Path:
         b = baselines.get(kind)
         if b:
             s = b["dev"]["overall"]
-            rows.append((f"baseline: {kind}", s["em"], s["f1"], s["citation_support"], None, None))
+            rows.append((f"baseline: {kind}", s["em"], s["f1"], s["citation_support"], None, b.get("dataset_size")))
     seed = metrics.get("seed")
     if seed:
         for e in seed["evals"]:

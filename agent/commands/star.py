@@ -120,6 +120,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
                                                user_text=react_user)
         demo_file.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in demos), encoding="utf-8")
         log(f"kept {len(demos)} demonstrations ({dict(dropped)} dropped)")
+    all_train = train_tasks
     demo_ids = {d.get("question_id") for d in demos}
     train_tasks = [t for t in train_tasks if t.get("id") not in demo_ids] or train_tasks
 
@@ -154,7 +155,9 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         if baseline:
             direct = None
             if baseline == "direct":
-                direct = direct_records(train_tasks, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
+                pool = loop.direct_tasks(all_train, demos)
+                log(f"direct baseline: gold answers of the {len(pool)} tasks the STaR run learns from")
+                direct = direct_records(pool, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
                                         tools=agent.web_tools, user_text=react_user)
             result = await loop.baseline(baseline, dev_tasks, demos, direct)
             log(f"baseline {baseline}: dev EM {result['dev']['overall']['em']:.3f}")

@@ -190,3 +190,17 @@ async def test_early_stop_when_dev_em_does_not_improve(tmp_path):
     loop = make_loop(tmp_path, fakes, patience=1)
     metrics = await loop.run(TRAIN, DEV, [record(id="demo", question="Demo?")])
     assert metrics["early_stopped_at"] == 1 and len(metrics["iterations"]) == 1
+
+
+def test_direct_baseline_learns_exactly_the_tasks_the_star_run_learns_from(tmp_path):
+    train = [{"id": f"t{i}", "question": f"Q{i}?", "answers": ["A"]} for i in range(30)]
+    demos = [record(id="demo-a", question="Q0?") | {"question_id": "t0"},
+             record(id="demo-b", question="Q1?") | {"question_id": "t1"}]
+    loop = make_loop(tmp_path, Fakes(), train_sample=4)
+    pool_ids = {t["id"] for t in loop.direct_tasks(train, demos)}
+    rollout_pool = [t for t in train if t["id"] not in {"t0", "t1"}]
+    sampled = {t["id"] for i in (1, 2) for t in loop.iteration_tasks(i, rollout_pool)}
+    assert pool_ids == {"t0", "t1"} | sampled
+    assert 2 + 4 < len(pool_ids) <= 2 + 8  # two iterations' samples differ
+    # the iteration draws the same sample it reports (fixed by seed and iteration)
+    assert loop.iteration_tasks(1, rollout_pool) == loop.iteration_tasks(1, rollout_pool)
