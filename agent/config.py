@@ -65,8 +65,10 @@ class AgentConfig:
     searxng_url: str | None = _help("SearXNG base URL for --web searxng", None)
     wiki_url: str | None = _help("URL of a running `deepstar web serve` (unset = start one for the run)", None)
     wiki_port: int = _help("port of `deepstar web serve`", 8021)
+    wiki_extra_pages: Path | None = _help("JSON file of extra articles (the corpus shape: title → {extract, description, topic}) the wiki site serves and indexes beside the corpus", None)
     allow_hosts: list[str] = _help("hosts the SSRF guard lets through even on private/loopback addresses", default_factory=list)
     fetch_timeout_s: float = _help("connect/read timeout of one fetch", 15.0)
+    tool_timeout_s: float = _help("wall-clock bound of one tool call (search, open, find: every redirect and robots.txt included); past it the model gets an error observation", 60.0)
     fetch_max_bytes: int = _help("body size cap of one fetch (streamed, cut beyond)", 5_000_000)
     fetch_freshness_s: float = _help("serve repeated fetches from the page store within this age", 86_400.0)
     respect_robots: bool = _help("honour robots.txt", True)
@@ -86,8 +88,9 @@ class AgentConfig:
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()
-        if self.server_model_path is not None:
-            self.server_model_path = Path(self.server_model_path).expanduser()
+        for name in ("server_model_path", "wiki_extra_pages"):
+            if getattr(self, name) is not None:
+                setattr(self, name, Path(getattr(self, name)).expanduser())
         for name in ("max_steps", "max_subquestions", "max_tool_calls_per_branch", "max_tokens_per_call",
                      "max_concurrency", "max_invalid_outputs", "search_results", "observation_tokens"):
             if getattr(self, name) < 1:
@@ -95,6 +98,9 @@ class AgentConfig:
         for name in ("server_port", "wiki_port"):
             if not 0 < getattr(self, name) < 65536:
                 raise ConfigError(f"{name} must be a TCP port (1-65535), got {getattr(self, name)}")
+        for name in ("fetch_timeout_s", "tool_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.temperature <= 5.0:
             raise ConfigError(f"temperature must be within [0, 5], got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:

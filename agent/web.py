@@ -39,7 +39,7 @@ def fetch_config_from(cfg: AgentConfig, *, extra_allow: tuple[str, ...] = ()) ->
 def start_wiki_site(cfg: AgentConfig, *, port: int = 0, host: str = "127.0.0.1",
                     progress: Progress | None = None, allow_public: bool = False) -> WikiSite:
     """Load the corpus, open (or build) the index at `cfg.index_path`, bind the site."""
-    corpus = load_corpus()
+    corpus = load_corpus(extra=cfg.wiki_extra_pages)
     index = WikiIndex.open_or_build(cfg.index_path, corpus, progress=progress)
     site = WikiSite(corpus, index, host=host, port=port, allow_public=allow_public)
     site.bind()
@@ -68,7 +68,7 @@ async def open_web(cfg: AgentConfig) -> AsyncIterator[Toolbox]:
     provider = make_search_provider(cfg.web, searxng_url=cfg.searxng_url, wiki_url=wiki_url)
     try:
         yield Toolbox(provider, fetcher, observation_chars=cfg.observation_tokens * 4,
-                      search_results=cfg.search_results)
+                      search_results=cfg.search_results, call_timeout_s=cfg.tool_timeout_s)
     finally:
         aclose = getattr(provider, "aclose", None)
         if aclose is not None:

@@ -403,18 +403,43 @@ def _report(question: str, answer: str, notes: list[dict[str, Any]], citations: 
         lines.append(f"\n_Stopped early: {state.get('stop_reason') or 'budget reached'}; this is the best answer so far._")
     if notes:
         lines += ["", "## Findings", ""]
-        for note in notes:
-            cite = f" [{note['n']}]" if note.get("n") else " (source not fetched in this run)"
-            quote = f' — "{note["snippet"]}"' if note.get("snippet") else ""
-            lines.append(f"- {note['subquestion']} {note['answer']}{quote}{cite}")
+        lines += [_finding_line(note) for note in notes]
     lines += ["", "## Sources", ""]
     lines += [f"[{c['n']}] {c['title']} — {c['url']}" for c in citations] or ["(none)"]
     return "\n".join(lines) + "\n"
 
 
+def _finding_line(note: dict[str, Any]) -> str:
+    cite = f" [{note['n']}]" if note.get("n") else " (source not fetched in this run)"
+    quote = f' — "{note["snippet"]}"' if note.get("snippet") else ""
+    return f"- {note['subquestion']} {note['answer']}{quote}{cite}"
+
+
+UNSTATED = " (unverified: no verified source states this)"
+
+
+def _label_unstated(report: str, answer: str, notes: list[dict[str, Any]], stated: list[str]) -> str:
+    """Mark the answer and each finding that no verified snippet states. Whatever a page
+    talked the model into writing (prompt injection) thus reaches the report either
+    attributed to a source that really says it, or labelled unverified."""
+    def backed(text: str) -> bool:
+        claim = normalize(text)
+        return bool(claim) and any(f" {claim} " in f" {snippet} " for snippet in stated)
+
+    lines = report.split("\n")
+    unstated_findings = {_finding_line(n) for n in notes if n.get("answer") and not backed(n["answer"])}
+    for i, line in enumerate(lines):
+        if line.startswith("**Answer:** ") and answer and not backed(answer):
+            lines[i] = line + UNSTATED
+        elif line in unstated_findings:
+            lines[i] = line + UNSTATED
+    return "\n".join(lines)
+
+
 async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Check each cited snippet against the page snapshot; unsupported citations are
-    flagged in the report, and the support ratio recorded."""
+    """Check each cited snippet against the page snapshot; unsupported citations, and an
+    answer or finding that no supported snippet states, are flagged in the report, and the
+    support ratio recorded."""
     ctx = runtime.context
     ctx.emit(NodeEvent(node="verify"))
     citations = [dict(c) for c in state.get("citations", [])]
@@ -429,6 +454,8 @@ async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str
             c["problem"] = "snippet not found in the fetched page"
             report = report.replace(f"[{c['n']}] {c['title']} — {c['url']}",
                                     f"[{c['n']}] {c['title']} — {c['url']} (unverified: {c['problem']})")
+    stated = [normalize(c.get("snippet", "")) for c in citations if c["supported"]]
+    report = _label_unstated(report, state.get("answer", ""), state.get("notes", []), stated)
     support = sum(c["supported"] for c in citations) / len(citations) if citations else 0.0
     ctx.emit(VerifyEvent(citation_support=support, citations=citations))
     return {"citations": citations, "citation_support": support, "report": report}

@@ -4,11 +4,15 @@ A tool is a few declared attributes — `name`, `description`, JSON-schema `para
 plus one `async run(**kwargs) -> str`; defining a subclass whose `run` signature does not
 match its declared parameters is a TypeError. `Toolbox.call` turns every `ToolError` and
 every bad argument into an error observation (`ToolOutcome(ok=False, …)`), never a crash.
-Page text reaches the model wrapped as untrusted data.
+Each call runs under one wall-clock bound (`call_timeout_s`): a site that drips a byte a
+second or chains slow redirects defeats per-read timeouts, not this; the overrun becomes
+the observation "Error: <tool> timed out after N s". Page text reaches the model wrapped
+as untrusted data.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -172,11 +176,15 @@ class Toolbox:
     tool_classes: ClassVar[tuple[type[Tool], ...]] = (SearchTool, OpenTool, FindTool)
 
     def __init__(self, search_provider: SearchProvider, fetcher: Fetcher, *,
-                 observation_chars: int = 2400, search_results: int = 5) -> None:
+                 observation_chars: int = 2400, search_results: int = 5,
+                 call_timeout_s: float = 60.0) -> None:
+        if call_timeout_s <= 0:
+            raise ValueError(f"call_timeout_s must be positive, got {call_timeout_s}")
         self.search_provider = search_provider
         self.fetcher = fetcher
         self.observation_chars = max(200, observation_chars)
         self.search_results = max(1, search_results)
+        self.call_timeout_s = call_timeout_s
         self.tools: dict[str, Tool] = {cls.name: cls(self) for cls in self.tool_classes}
         self.pages: dict[str, Page] = {}
 
@@ -209,8 +217,12 @@ class Toolbox:
         url = url if isinstance(url, str) else None
         try:
             kwargs = tool.validate(arguments if arguments is not None else {})
-            text = await tool.run(**kwargs)
+            async with asyncio.timeout(self.call_timeout_s):
+                text = await tool.run(**kwargs)
         except ToolError as exc:
             return ToolOutcome(ok=False, text=f"Error: {exc}", error=str(exc), url=url)
+        except TimeoutError:
+            error = f"{name} timed out after {self.call_timeout_s:g} s" + (f" ({url})" if url else "")
+            return ToolOutcome(ok=False, text=f"Error: {error}", error=error, url=url)
         page = self.pages.get(url.strip()) if url else None
         return ToolOutcome(ok=True, text=text, url=page.final_url if page else url, page=page)

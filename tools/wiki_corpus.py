@@ -3,6 +3,11 @@
 The package's code is never imported: `importlib.util.find_spec` on a top-level package
 locates it without executing its `__init__`, and we read
 `data/summaries_en-us.json` (title → {title, extract, description, topic}).
+
+A site may serve extra articles beside the corpus (`load_corpus(extra=FILE)`, the config's
+`wiki_extra_pages`): a JSON file in the same shape, merged in, indexed and searchable like
+any article — for local additions, and for tests that plant a page (e.g. a prompt-injection
+attack) on the site the agent browses.
 """
 
 from __future__ import annotations
@@ -78,18 +83,22 @@ def corpus_file() -> Path:
     raise MissingExtra("offline", PACKAGE)
 
 
-def load_corpus(path: Path | None = None) -> Corpus:
-    """Read and clean the corpus (entries without a title or an extract are skipped)."""
-    path = Path(path) if path is not None else corpus_file()
-    raw = path.read_bytes()
+def _read_entries(path: Path, what: str) -> tuple[bytes, dict]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ToolError(f"{what} {path} cannot be read: {exc}") from None
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise ToolError(f"corpus file {path} is not valid JSON: {exc}") from None
+        raise ToolError(f"{what} {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ToolError(f"corpus file {path}: expected an object of title → entry")
+        raise ToolError(f"{what} {path}: expected an object of title → entry")
+    return raw, data
+
+
+def _articles(data: dict) -> list[Article]:
     articles: list[Article] = []
-    slugs: set[str] = set()
     for key, entry in data.items():
         if not isinstance(entry, dict):
             continue
@@ -97,12 +106,32 @@ def load_corpus(path: Path | None = None) -> Corpus:
         extract = str(entry.get("extract") or "").strip()
         if not title or not extract:
             continue
-        slug = slugify(title)
-        if slug in slugs:  # two titles differing only in spaces/underscores: keep the first
-            continue
-        slugs.add(slug)
-        articles.append(Article(title=title, slug=slug, extract=extract,
+        articles.append(Article(title=title, slug=slugify(title), extract=extract,
                                 description=str(entry.get("description") or "").strip(),
                                 topic=str(entry.get("topic") or "Uncategorized").strip()))
+    return articles
+
+
+def load_corpus(path: Path | None = None, *, extra: Path | None = None) -> Corpus:
+    """Read and clean the corpus (entries without a title or an extract are skipped), plus
+    the articles of `extra` (same shape; an extra title that is already an article is an error)."""
+    path = Path(path) if path is not None else corpus_file()
+    raw, data = _read_entries(path, "corpus file")
+    articles: list[Article] = []
+    slugs: set[str] = set()
+    for article in _articles(data):
+        if article.slug in slugs:  # two titles differing only in spaces/underscores: keep the first
+            continue
+        slugs.add(article.slug)
+        articles.append(article)
+    digest = hashlib.sha256(raw)
+    if extra is not None:
+        extra_raw, extra_data = _read_entries(Path(extra), "extra pages file")
+        for article in _articles(extra_data):
+            if article.slug in slugs:
+                raise ToolError(f"extra pages file {extra}: {article.title!r} is already an article")
+            slugs.add(article.slug)
+            articles.append(article)
+        digest.update(b"\0extra\0" + extra_raw)  # the index is rebuilt when the extras change
     articles.sort(key=lambda a: a.title.casefold())
-    return Corpus(articles=articles, data_hash=hashlib.sha256(raw).hexdigest(), source=path)
+    return Corpus(articles=articles, data_hash=digest.hexdigest(), source=path)
