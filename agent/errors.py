@@ -2,6 +2,7 @@
 
     AgentError             base of the agent's own errors
     ├── RunNotFound        `deepstar runs show/resume ID` names no stored run
+    ├── RunInProgress      `deepstar runs resume ID` while another live process runs it
     ├── StoreError         the trajectory store is unusable (schema too new, corrupt file)
     └── RunFailed          a research run ended with a recorded error
 
@@ -16,7 +17,7 @@ import importlib
 
 from agent.config import ConfigError
 
-__all__ = ["AgentError", "RunFailed", "RunNotFound", "StoreError", "USER_ERRORS", "exit_code_for"]
+__all__ = ["AgentError", "RunFailed", "RunInProgress", "RunNotFound", "StoreError", "USER_ERRORS", "exit_code_for"]
 
 
 class AgentError(Exception):
@@ -27,6 +28,13 @@ class RunNotFound(AgentError):
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         super().__init__(f"no run with id {run_id!r} in the store (see `deepstar runs list`)")
+
+
+class RunInProgress(AgentError):
+    def __init__(self, run_id: str, pid: int) -> None:
+        self.run_id, self.pid = run_id, pid
+        super().__init__(f"run {run_id} is still running in process {pid}; stop that process "
+                         f"(Ctrl-C or kill {pid}) before resuming it")
 
 
 class StoreError(AgentError):

@@ -17,6 +17,7 @@ store written by a newer deepstar is refused with a clear error.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.errors import RunNotFound, StoreError
+from agent.errors import RunInProgress, RunNotFound, StoreError
 
 __all__ = ["SCHEMA_VERSION", "TrajectoryStore", "new_run_id"]
 
@@ -59,6 +60,10 @@ _MIGRATIONS: list[str] = [
         run_id TEXT NOT NULL, url TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run_id, url)
     );
     """,
+    # 2: the process running each run, so a resume can refuse a run that is still running
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -77,6 +82,24 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether `pid` is a live deepstar (Python) process; a reused pid of another program is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust the pid
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie has finished
+        return False
+    return b"python" in cmdline or b"deepstar" in cmdline
 
 
 def _dumps(value: Any) -> str:
@@ -121,6 +144,10 @@ class TrajectoryStore:
                             self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version={number + 1}")
                     self._db.execute("COMMIT")
+                except sqlite3.DatabaseError as exc:
+                    self._db.execute("ROLLBACK")
+                    raise StoreError(f"the trajectory store {self.path} cannot be migrated from schema version "
+                                     f"{number} to {number + 1}: {exc}") from None
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
@@ -147,9 +174,9 @@ class TrajectoryStore:
     def create_run(self, run_id: str, question: str, mode: str, config: dict[str, Any],
                    task: dict[str, Any] | None = None) -> None:
         now = time.time()
-        self._write("INSERT INTO runs (id, question, mode, status, created_at, updated_at, config, task) "
-                    "VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
-                    (run_id, question, mode, now, now, _dumps(config), _dumps(task) if task else None))
+        self._write("INSERT INTO runs (id, question, mode, status, created_at, updated_at, config, task, pid) "
+                    "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                    (run_id, question, mode, now, now, _dumps(config), _dumps(task) if task else None, os.getpid()))
 
     def set_status(self, run_id: str, status: str, error: str | None = None) -> None:
         now = time.time()
@@ -158,8 +185,30 @@ class TrajectoryStore:
                     "WHERE id = ?", (status, error, now, finished, run_id))
 
     def begin_attempt(self, run_id: str) -> int:
-        self._write("UPDATE runs SET attempts = attempts + 1, status = 'running', updated_at = ? WHERE id = ?",
-                    (time.time(), run_id))
+        """Claim the run for this process (a new attempt); refused while another live
+        process is still running it, so two resumes never write one run at once."""
+        for attempt in range(5):
+            try:
+                with self._lock:
+                    self._db.execute("BEGIN IMMEDIATE")  # read and claim under one write lock
+                    try:
+                        row = self._db.execute("SELECT status, pid FROM runs WHERE id = ?", (run_id,)).fetchone()
+                        if row is None:
+                            raise RunNotFound(run_id)
+                        if row["status"] == "running" and row["pid"] not in (None, os.getpid()) \
+                                and _process_alive(row["pid"]):
+                            raise RunInProgress(run_id, row["pid"])
+                        self._db.execute("UPDATE runs SET attempts = attempts + 1, status = 'running', updated_at = ?, "
+                                         "pid = ? WHERE id = ?", (time.time(), os.getpid(), run_id))
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        self._db.execute("ROLLBACK")
+                        raise
+                break
+            except sqlite3.OperationalError as exc:  # "database is locked" beyond busy_timeout
+                if "locked" not in str(exc) or attempt == 4:
+                    raise StoreError(f"writing to {self.path} failed: {exc}") from None
+                time.sleep(0.2 * (attempt + 1))
         return int(self.get_run(run_id)["attempts"])
 
     def get_run(self, run_id: str) -> dict[str, Any]:
