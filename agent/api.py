@@ -23,8 +23,9 @@ from typing import Any
 
 import httpx
 
+from agent.checkpoints import has_checkpoint, open_checkpointer
 from agent.config import AgentConfig
-from agent.errors import RunFailed
+from agent.errors import RunFailed, StoreError
 from agent.record import build_record
 from agent.runtime import BUNDLED_NAME, ensure_embedded_server, make_client
 from agent.store import TrajectoryStore, new_run_id
@@ -143,11 +144,7 @@ class ResearchAgent:
             if self._store is None:
                 self._store = TrajectoryStore(cfg.db_path)
                 stack.callback(self._store.close)
-            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-            cfg.checkpoints_path.parent.mkdir(parents=True, exist_ok=True)
-            self._checkpointer = await stack.enter_async_context(
-                AsyncSqliteSaver.from_conn_string(str(cfg.checkpoints_path)))
+            self._checkpointer = await stack.enter_async_context(open_checkpointer(cfg.checkpoints_path))
         except BaseException:
             await stack.aclose()
             raise
@@ -212,6 +209,10 @@ class ResearchAgent:
             if run["status"] == "done":
                 record = self._store.get_trajectory(run_id)
                 return self._result(record)
+            if not await has_checkpoint(self._checkpointer, run_id):
+                raise StoreError(f"run {run_id} has no checkpoint in {self.config.checkpoints_path} to resume from "
+                                 f"(the file was removed or replaced); its recorded steps are kept "
+                                 f"(`deepstar runs show {run_id}`): start the question again with `deepstar research`")
             task = run["task"] or None
             return await self._run(run["question"], task=task, hint=(task or {}).get("_hint"), mode=run["mode"],
                                    model=run["config"].get("model"), iteration=(task or {}).get("iteration"),
