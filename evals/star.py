@@ -44,6 +44,7 @@ from typing import Any
 
 from evals.harness import run_eval
 from evals.scoring import exact_match, f1, format_ok, normalize_answer
+from reasoner.errors import ReasonerError
 from reasoner.protocol import strip_hint
 
 __all__ = [
@@ -116,6 +117,12 @@ class StarDeps:
     base_model: str  # served name of the base model
     base_model_hash: str = ""
     progress: Callable[[str], None] = print
+    # called as each stage starts, with "DIR/STAGE" (e.g. "iter_1/train"): a seam for
+    # fault injection (the CLI can kill the process exactly there)
+    on_stage: Callable[[str], None] = lambda point: None
+    # raises ReasonerError when a trained adapter is unusable (truncated, damaged): a
+    # resumed run trains it again instead of serving it
+    check_adapter: Callable[[Path], Any] | None = None
 
 
 # --- the pure stages: filter, hint stripping, dataset, schedule ----------------------------
@@ -296,7 +303,9 @@ class StarLoop:
     async def _rollouts(self, path: Path, jobs: list[tuple[dict, dict]]) -> list[dict]:
         """Run (task, kwargs) jobs; each finished record is appended at once, so a killed
         stage resumes with the jobs not yet in the file."""
-        done = {(r["_job"]) for r in self._read_jsonl(path) if "_job" in r}
+        # a job whose run raised (server down, killed connection) is run again on resume;
+        # a run that ended with a recorded error is a real sample and is kept
+        done = {r["_job"] for r in self._read_jsonl(path) if "_job" in r and not r.get("_raised")}
         todo = [(i, t, kw) for i, (t, kw) in enumerate(jobs) if i not in done]
         sem = asyncio.Semaphore(self.cfg.concurrency)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +318,8 @@ class StarLoop:
                     record = await self.deps.run(task, **kwargs)
                 except Exception as exc:  # a failed run is a failed sample, not a failed loop
                     record = {"id": None, "question": task["question"], "gold_answers": task.get("answers", []),
-                              "final_answer": "", "error": f"{type(exc).__name__}: {exc}", "citations": []}
+                              "final_answer": "", "error": f"{type(exc).__name__}: {exc}", "citations": [],
+                              "_raised": True}
             record = {**record, "_job": i, "_task_id": task.get("id")}
             with path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
@@ -318,9 +328,11 @@ class StarLoop:
                 self.deps.progress(f"  {path.parent.name}/{path.stem}: {finished}/{len(jobs)} runs")
 
         await asyncio.gather(*(one(i, t, kw) for i, t, kw in todo))
-        return sorted(self._read_jsonl(path), key=lambda r: r["_job"])
+        latest = {r["_job"]: r for r in self._read_jsonl(path) if "_job" in r}  # a re-run job's last line wins
+        return [latest[job] for job in sorted(latest)]
 
     async def _eval(self, d: Path, tasks: list[dict], *, model: str, exemplars: str | None = None) -> dict:
+        self.deps.on_stage(f"{d.relative_to(self.out).as_posix()}/eval")
         async def run(task: dict) -> dict:
             return await self.deps.run(task, model=model, hint=None, temperature=0.0, seed=self.cfg.seed,
                                        exemplars=exemplars)
@@ -333,12 +345,22 @@ class StarLoop:
         """Train (unless this stage finished before) and hot-load the adapter as `name`.
         Loading is repeated on resume: a restarted server has forgotten its adapters."""
         key = f"train:{adapter.name}"
-        if key not in self._stages(d):
+        stages = self._stages(d)
+        if key in stages and self.deps.check_adapter is not None:
+            try:
+                self.deps.check_adapter(adapter)
+            except ReasonerError as exc:
+                self.deps.progress(f"{d.name}: the trained adapter is unusable ({exc}); training it again")
+                del stages[key]
+                self._write_json(d / "stages.json", stages)
+        if key not in stages:
+            self.deps.on_stage(f"{d.name}/train")
             t0 = time.monotonic()
             info = await self.deps.train(records, adapter, steps=steps, seed=seed,
                                          extra={**self._provenance, "iteration": iteration,
                                                 "dataset": str(d / "dataset.jsonl")})
             self._done(d, key, {"steps": steps, "seed": seed, "wall_s": time.monotonic() - t0, **info})
+        self.deps.on_stage(f"{d.name}/load")
         await self.deps.load_adapter(name, adapter)
         self._done(d, f"load:{adapter.name}", {"name": name, "path": str(adapter)})
         return adapter
@@ -389,11 +411,13 @@ class StarLoop:
         jobs = [(t, {"model": model, "hint": None, "temperature": cfg.temperature, "seed": cfg.seed * 7919 + i * 101 + j,
                      "exemplars": exemplars}) for t in tasks for j in range(cfg.samples_per_task)]
         self.deps.progress(f"iteration {i}: rollouts of {model} on {len(tasks)} tasks × {cfg.samples_per_task}")
+        self.deps.on_stage(f"{d.name}/rollout")
         rollouts = await self._rollouts(d / "rollouts.jsonl", jobs)
         timings["rollout_s"] = time.monotonic() - t0
         self._done(d, "rollout", {"runs": len(rollouts)})
 
         # 2. filter
+        self.deps.on_stage(f"{d.name}/filter")
         kept, reasons = [], {}
         for r in rollouts:
             ok, why = passes_filter(r, f1_threshold=cfg.f1_threshold)
@@ -410,6 +434,7 @@ class StarLoop:
         failed = [t for t in tasks if t.get("id") not in solved]
         rationalized: list[dict] = []
         if cfg.rationalize and failed:
+            self.deps.on_stage(f"{d.name}/rationalize")
             self.deps.progress(f"iteration {i}: rationalizing {len(failed)} failed tasks with the gold answer as a hint")
             hinted = await self._rollouts(d / "hinted.jsonl", [
                 (t, {"model": model, "hint": t["answers"][0], "temperature": cfg.temperature,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import random
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -15,7 +17,35 @@ import typer
 
 from agent.commands._common import ConfigOpt, HomeOpt, build_config, err_console, server_progress
 
-__all__ = ["register"]
+__all__ = ["FAULT_ENV", "register"]
+
+# Fault injection for the reliability tests (tests/reliability, `deepstar bench faults`):
+# with DEEPSTAR_FAULT_KILL_AT=POINT the process SIGKILLs itself when the STaR loop reaches
+# POINT, exactly as a crash there would. POINT is "DIR/STAGE" as the loop names it
+# ("iter_1/rollout", "iter_1/filter", "iter_1/train", "iter_1/load", "iter_1/eval",
+# "seed/train", ...) or "iter_1/training": a few seconds into the training child's run.
+# A test seam, not a setting, so it is read here rather than in agent.config.
+FAULT_ENV = "DEEPSTAR_FAULT_KILL_AT"
+
+
+def _fault_point(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        err_console.print(f"fault injection: SIGKILL at {point}")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _die_with_parent() -> None:
+    """Initializer of the training child: it dies with the STaR process (Linux), so a
+    killed loop leaves no trainer behind writing into the adapter a resumed run trains."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not Linux: the child finishes its job and exits
+        return
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before the line above
+        os._exit(1)
 
 
 def _tasks(path: Path, split: str, limit: int | None, seed: int) -> list[dict]:
@@ -94,6 +124,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
     from evals.demos import build_demos
     from evals.star import StarDeps, StarLoop, direct_records, write_report
     from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
+    from reasoner.adapters import check_adapter
     from reasoner.errors import EndpointError
     from reasoner.prepare import bundled_model_dir, read_prepared
     from reasoner.train import SFTConfig
@@ -139,10 +170,16 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
             data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
             # Training runs in a child process: its several GB are returned to the machine
             # when it ends, instead of staying in this long-lived process.
-            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                return await asyncio.get_running_loop().run_in_executor(pool, _train_job, asdict(sft), str(data))
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_die_with_parent) as pool:
+                job = asyncio.get_running_loop().run_in_executor(pool, _train_job, asdict(sft), str(data))
+                if os.environ.get(FAULT_ENV) == f"{adapter.parent.name}/training":
+                    await asyncio.sleep(5)  # the child is importing torch or training by now
+                    _fault_point(f"{adapter.parent.name}/training")
+                return await job
 
         async def load(name: str, path: Path) -> None:
+            check_adapter(path)  # a clear error here, never a damaged adapter sent to the server
             try:
                 await client.unload_lora_adapter(name)
             except EndpointError:
@@ -150,7 +187,8 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
             await client.load_lora_adapter(name, str(path))
 
         deps = StarDeps(run=run, train=train, load_adapter=load, base_model=BUNDLED_NAME,
-                        base_model_hash=marker.get("weights_sha256", ""), progress=log)
+                        base_model_hash=marker.get("weights_sha256", ""), progress=log,
+                        on_stage=_fault_point, check_adapter=check_adapter)
         loop = StarLoop(scfg, deps, system=REACT_SYSTEM)
         if baseline:
             direct = None
