@@ -162,6 +162,13 @@ class ResearchAgent:
         return {"name": "openai-compatible", "version": None}
 
     @property
+    def store(self) -> TrajectoryStore:
+        """The trajectory store runs are recorded in (open the agent first)."""
+        if self._store is None:
+            raise RuntimeError("the agent is not open: use `async with ResearchAgent(cfg) as agent:`")
+        return self._store
+
+    @property
     def web_tools(self) -> list[dict[str, Any]]:
         """The web tools' JSON schemas the model is offered (open the agent first)."""
         if self._toolbox is None:

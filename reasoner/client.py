@@ -283,7 +283,7 @@ class ReasonerClient:
     # --- completions -----------------------------------------------------------------
     async def complete(
         self,
-        prompt: str,
+        prompt: str | list[int],
         *,
         model: str | None = None,
         max_tokens: int = 256,

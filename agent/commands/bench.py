@@ -1,4 +1,4 @@
-"""`deepstar bench search|fetch`: web-layer performance numbers, as a table and JSON."""
+"""`deepstar bench [search|fetch|generate|rollout|train]`: performance numbers, as a table and JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from tools.fetch import FetchConfig, Fetcher
 
 __all__ = ["register"]
 
-bench_app = typer.Typer(name="bench", help="Performance benchmarks.", no_args_is_help=True)
+bench_app = typer.Typer(name="bench", help="Performance benchmarks; with no subcommand, search, fetch, rollout and "
+                        "train together into one JSON file.", invoke_without_command=True)
 
 
 def _report(title: str, rows: list[tuple[str, str]], data: dict[str, Any], out: Path | None) -> None:
@@ -85,7 +86,50 @@ def fetch(
 
 
 def register(app: typer.Typer) -> None:
+    from agent.commands.bench_rollout import rollout
+
+    bench_app.command("rollout")(rollout)
     app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback()
+def all_benchmarks(
+    ctx: typer.Context,
+    tasks: Annotated[Path | None, typer.Option("--tasks", help="task file for the rollout benchmark "
+                                               "(default: synthesized into the workspace)")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="rollout: tasks per concurrency level")] = 16,
+    out: Annotated[Path, typer.Option("--json", help="write all results here")] = Path("bench.json"),
+) -> None:
+    """Run every benchmark (search, fetch, rollout, train) and write one JSON file."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from agent.commands._common import err_console
+
+    parts = {}
+    scratch = out.with_suffix(".parts")
+    scratch.mkdir(parents=True, exist_ok=True)
+    if tasks is None:
+        tasks = scratch / "tasks.jsonl"
+        if not tasks.exists():
+            from agent.commands.tasks import synth
+
+            synth(out=tasks, n=max(8 * n, 80), seed=0, report=False, corpus=None)
+    for name, run in (("search", lambda p: search(out=p)), ("fetch", lambda p: fetch(out=p)),
+                      ("rollout", lambda p: _rollout_all(tasks, n, p)), ("train", lambda p: train(out=p))):
+        err_console.print(f"[bold]bench {name}[/bold]")
+        path = scratch / f"{name}.json"
+        run(path)
+        parts[name] = json.loads(path.read_text(encoding="utf-8"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"benchmark": "all", "machine": machine_info(), **parts}, indent=2) + "\n",
+                   encoding="utf-8")
+    err_console.print(f"all benchmarks written to {out}")
+
+
+def _rollout_all(tasks: Path, n: int, path: Path) -> None:
+    from agent.commands.bench_rollout import rollout
+
+    rollout(tasks=tasks, n=n, out=path)
 
 
 @bench_app.command("generate")

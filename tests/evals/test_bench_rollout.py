@@ -1,0 +1,116 @@
+"""The rollout benchmark's phases with fakes: concurrency bounds, the raw load's shape,
+metrics parsing and the target verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from evals.bench_rollout import (
+    LoopLag,
+    RunSample,
+    agent_phase,
+    parse_prometheus,
+    raw_phase,
+    verdicts,
+)
+
+METRICS = """# HELP vllm:prefix_cache_queries_total x
+vllm:prefix_cache_queries_total{engine="0",model_name="m"} 1000.0
+vllm:prefix_cache_hits_total{engine="0",model_name="m"} 750.0
+vllm:generation_tokens_total{engine="0",model_name="m"} 42.0
+"""
+
+
+def test_prometheus_text_is_parsed_and_summed_over_labels():
+    m = parse_prometheus(METRICS + 'vllm:generation_tokens_total{engine="1",model_name="m"} 8.0\n')
+    assert m["vllm:prefix_cache_hits_total"] == 750.0
+    assert m["vllm:generation_tokens_total"] == 50.0
+
+
+class Counter:
+    def __init__(self):
+        self.now = self.peak = 0
+
+    async def hold(self, seconds: float):
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        await asyncio.sleep(seconds)
+        self.now -= 1
+
+
+async def test_agent_phase_never_runs_more_than_the_concurrency_and_counts_tokens():
+    c = Counter()
+    calls = {"m": 0}
+
+    async def metrics():  # between the two reads: 200 more queries, 150 more hits
+        calls["m"] += 1
+        k = calls["m"] - 1
+        return parse_prometheus(METRICS.replace("1000.0", str(1000.0 + 200 * k)).replace("750.0", str(750.0 + 150 * k)))
+
+    async def run_task(task):
+        await c.hold(0.01)
+        return RunSample(wall_s=1.0, model_s=0.7, tool_s=0.2, calls=[(100, 10), (150, 5)])
+
+    row, samples = await agent_phase(run_task, [{"id": i} for i in range(9)], 3, metrics=metrics)
+    assert c.peak == 3
+    assert row["runs"] == 9 and row["generated_tokens"] == 9 * 15 and row["prompt_tokens"] == 9 * 250
+    assert row["split_timestamps"] == pytest.approx({"model": 0.7, "tools": 0.2, "other": 0.1})
+    assert row["prefix_cache_hit_rate"] == pytest.approx(0.75)
+    assert row["peak_rss_bytes"] > 0
+
+
+async def test_raw_phase_replays_each_run_with_the_agents_lengths_in_order():
+    c = Counter()
+    seen: list[tuple[list[int], int]] = []
+
+    async def complete(ids, n):
+        await c.hold(0.005)
+        seen.append((ids, n))
+        return len(ids), n
+
+    async def tokenize(text):
+        return [7, 8, 9]
+
+    async def metrics():
+        return {}
+
+    samples = [RunSample(wall_s=1, model_s=1, tool_s=0, calls=[(5, 3), (9, 2)], first_prompt="hi"),
+               RunSample(wall_s=1, model_s=1, tool_s=0, calls=[(4, 1)], first_prompt="")]
+    row = await raw_phase(complete, tokenize, samples, 2, metrics=metrics)
+    assert c.peak <= 2
+    assert sorted(tuple(x[:2]) for x in row["lengths"]) == [(4, 1), (5, 3), (9, 2)]
+    assert all(x[0] == x[2] and x[1] == x[3] for x in row["lengths"])
+    run1 = [ids for ids, _ in seen if len(ids) in (5, 9)]
+    # a run's prompts extend one another and start with its real first prompt's tokens
+    short, long_ = sorted(run1, key=len)
+    assert long_[:5] == short and short[:3] == [7, 8, 9]
+    assert row["generated_tokens"] == 6 and row["prefix_cache_hit_rate"] is None
+
+
+async def test_loop_lag_counts_time_the_loop_was_blocked():
+    import time
+
+    async with LoopLag(interval=0.002) as lag:
+        await asyncio.sleep(0.01)
+        time.sleep(0.2)  # synchronous work on the loop
+        await asyncio.sleep(0.01)
+    assert lag.blocked_s >= 0.15
+
+
+def level(c, tpm, agent_gen, raw_gen, other=0.01, rss=100 * 2**20):
+    return {"concurrency": c, "efficiency": agent_gen / raw_gen,
+            "agent": {"trajectories_per_min": tpm, "generated_tokens_per_s": agent_gen,
+                      "split": {"model": 0.9, "tools": 0.09, "other": other}, "peak_rss_bytes": rss},
+            "raw": {"generated_tokens_per_s": raw_gen}}
+
+
+def test_verdicts_say_which_part_holds_a_missed_target_back():
+    ok = verdicts([level(1, 1.0, 10, 11), level(16, 5.0, 90, 100)])
+    assert all(v["met"] for v in ok) and not any(v["held_back_by"] for v in ok)
+    bad = verdicts([level(1, 1.0, 10, 11), level(16, 2.0, 50, 100, other=0.2, rss=3 * 2**30)])
+    by = {v["target"].split()[0]: v for v in bad}
+    assert not by["efficiency"]["met"] and "other" in by["efficiency"]["held_back_by"]
+    assert not by["trajectories/min"]["met"] and "server itself scales" in by["trajectories/min"]["held_back_by"]
+    assert not by["neither"]["met"] and not by["peak"]["met"]
