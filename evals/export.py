@@ -28,9 +28,40 @@ from pathlib import Path
 from evals.errors import EvalError
 from evals.scoring import normalize_answer
 
-__all__ = ["EXPORT_FORMATS", "dedup", "select", "to_openai", "to_sharegpt", "to_trl", "write_export"]
+__all__ = ["EXPORT_FORMATS", "check_record", "dedup", "select", "to_openai", "to_sharegpt", "to_trl", "write_export"]
 
 EXPORT_FORMATS = ("openai", "sharegpt", "trl", "parquet")
+
+
+def check_record(record: object, where: str) -> None:
+    """EvalError naming `where` (e.g. "record 3", "records.jsonl line 7") and the field
+    unless `record` has the shape the converters read (a file may hold anything)."""
+    def bad(field: str, problem: str) -> EvalError:
+        return EvalError(f"{where}: field {field!r} {problem}")
+
+    if not isinstance(record, Mapping):
+        raise EvalError(f"{where}: a trajectory record must be a JSON object")
+    for field in ("question", "final_answer"):
+        if record.get(field) is not None and not isinstance(record[field], str):
+            raise bad(field, "must be a string")
+    if not isinstance(record.get("tools") or [], list):
+        raise bad("tools", "must be a list")
+    messages = record.get("messages") or []
+    if not isinstance(messages, list):
+        raise bad("messages", "must be a list")
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            raise bad(f"messages[{i}]", "must be an object with a string 'role'")
+        if message.get("content") is not None and not isinstance(message["content"], str):
+            raise bad(f"messages[{i}].content", "must be a string or null")
+        calls = message.get("tool_calls") or []
+        if not isinstance(calls, list):
+            raise bad(f"messages[{i}].tool_calls", "must be a list")
+        for j, call in enumerate(calls):
+            fn = call.get("function") if isinstance(call, Mapping) else None
+            if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str) \
+                    or not isinstance(fn.get("arguments", ""), (str, dict, type(None))):
+                raise bad(f"messages[{i}].tool_calls[{j}]", "must be {\"function\": {\"name\": str, \"arguments\": str}}")
 
 
 def to_openai(record: Mapping) -> dict:
@@ -159,6 +190,8 @@ def write_export(records: Iterable[Mapping], fmt: str, out_path: str | Path, pro
     if fmt not in EXPORT_FORMATS:
         raise EvalError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     records = list(records)
+    for i, record in enumerate(records):
+        check_record(record, f"record {i}")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":

@@ -10,6 +10,7 @@ from the extension and the first record; errors name the file, line (or record) 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,16 +23,34 @@ __all__ = ["FORMATS", "load_tasks", "read_jsonl_objects"]
 FORMATS = ("auto", "hotpotqa", "2wiki", "musique", "bamboogle", "frames", "deepstar", "jsonl", "csv")
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError, line: int) -> TaskFileError:
+    return TaskFileError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x})", line=line)
+
+
+def _text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc, raw.count(b"\n", 0, exc.start) + 1) from None
+
+
 def read_jsonl_objects(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-empty line; a bad line is a TaskFileError naming it."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, exc, lineno) from None
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TaskFileError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
+            except RecursionError:
+                raise TaskFileError(path, "invalid JSON: nested too deeply", line=lineno) from None
             if not isinstance(obj, dict):
                 raise TaskFileError(path, "expected a JSON object", line=lineno)
             yield lineno, obj
@@ -39,9 +58,11 @@ def read_jsonl_objects(path: Path) -> Iterator[tuple[int, dict]]:
 
 def _json_list(path: Path) -> list[dict]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_text(path))
     except json.JSONDecodeError as exc:
         raise TaskFileError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except RecursionError:
+        raise TaskFileError(path, "invalid JSON: nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
@@ -50,7 +71,7 @@ def _json_list(path: Path) -> list[dict]:
 
 
 def _csv(path: Path) -> Iterator[tuple[int, dict]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.StringIO(_text(path), newline="") as fh:
         sample = fh.read(4096)
         fh.seek(0)
         delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in sample.splitlines()[0] if sample else False) else ","
@@ -91,8 +112,7 @@ def _detect(path: Path) -> str:
         first = next(iter(_json_list(path)), {})
         return "2wiki" if "evidences" in first or "entity_ids" in first else "hotpotqa"
     if suffix in (".csv", ".tsv"):
-        with path.open(encoding="utf-8") as fh:
-            header = fh.readline()
+        header = _text(path).split("\n", 1)[0]
         return "frames" if "Prompt" in header else "bamboogle" if "Question" in header else "csv"
     first = next((obj for _, obj in read_jsonl_objects(path)), {})
     if "answer_aliases" in first or "paragraphs" in first:

@@ -14,11 +14,13 @@ __all__ = ["register"]
 
 def _jsonl_records(path: Path) -> Iterator[dict]:
     from evals.errors import TaskFileError
+    from evals.export import check_record
     from evals.loaders import read_jsonl_objects
 
     if not path.is_file():
         raise TaskFileError(path, "no such file")
-    for _, record in read_jsonl_objects(path):
+    for lineno, record in read_jsonl_objects(path):
+        check_record(record, f"{path.name} line {lineno}")
         yield record
 
 
