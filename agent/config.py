@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["AgentConfig", "ConfigError", "load_config", "default_home"]
 
@@ -146,8 +147,24 @@ class AgentConfig:
             value = getattr(self, f.name)
             if f.name == "api_key":
                 value = "***" if value else None
+            elif f.name.endswith("_url") and isinstance(value, str):
+                value = _redact_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
+
+
+def _redact_url(url: str) -> str:
+    """`http://user:***@host/…` for a URL that carries a password (e.g. basic auth)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
 
 
 def _coerce(name: str, hint: Any, raw: Any, source: str) -> Any:

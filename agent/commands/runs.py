@@ -92,7 +92,9 @@ def register(app: typer.Typer) -> None:
         run = store.get_run(run_id)
         store.close()
         saved = run["config"]
-        overrides = {k: saved[k] for k in ("base_url", "web", "searxng_url", "mode", "max_steps") if saved.get(k)}
+        # a URL stored with its password redacted (user:***@) comes from the current config instead
+        overrides = {k: saved[k] for k in ("base_url", "web", "searxng_url", "mode", "max_steps")
+                     if saved.get(k) and ":***@" not in str(saved[k])}
         cfg = build_config(config, home=home, **overrides)
         agent = ResearchAgent(cfg, log=lambda m: err_console.print(m), server_progress=server_progress())
         with RunProgress() as progress:

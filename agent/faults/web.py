@@ -16,8 +16,9 @@ research stack (config → open_web → Toolbox → Fetcher → planner → SQLi
   text reaches the model marked as untrusted data, every citation marked supported is
   found on its page (the others are labelled unverified), and the planted string is in the
   report only where a verified source states it or labelled unverified.
-- `secret_redaction`: a run with an API key (sent as `Authorization: Bearer …`), then
-  every export format; no file of the workspace may contain the key.
+- `secret_redaction`: a run with an API key (sent as `Authorization: Bearer …`) and a
+  password in a configured URL, then every export format; no file of the workspace
+  (store, checkpoints, page store, exports and their cards) may contain either.
 """
 
 from __future__ import annotations
@@ -625,6 +626,7 @@ async def secret_redaction(ctx: FaultContext) -> ScenarioResult:
     from evals.export import EXPORT_FORMATS, write_export
 
     secret = f"sk-deepstar-{uuid.uuid4().hex}"
+    password = f"pw-{uuid.uuid4().hex}"  # basic auth in a configured URL (unused by this wiki run)
 
     def policy(messages: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("tools"):
@@ -641,7 +643,8 @@ async def secret_redaction(ctx: FaultContext) -> ScenarioResult:
     home = ctx.home / "redaction"
     with ScriptedModel(policy) as model:
         cfg = AgentConfig(home=home, base_url=model.url, model="scripted-model", api_key=secret, web="wiki",
-                          wiki_port=_free_port(), mode="react", max_steps=6)
+                          wiki_port=_free_port(), mode="react", max_steps=6,
+                          searxng_url=f"http://deepstar:{password}@127.0.0.1:9/")
         result, record, steps = await _research(cfg, "In what year was the Eiffel Tower completed?")
         sent = sum(1 for h in model.headers if h.get("authorization") == f"Bearer {secret}")
     store = TrajectoryStore(cfg.db_path)
@@ -654,10 +657,11 @@ async def secret_redaction(ctx: FaultContext) -> ScenarioResult:
     for fmt in EXPORT_FORMATS:
         exports.append(write_export(records, fmt, home / "exports" / fmt / f"data.{fmt}", {"source": "faults"}))
     leaks = [str(p.relative_to(home)) for p in sorted(home.rglob("*"))
-             if p.is_file() and secret.encode() in p.read_bytes()]
+             if p.is_file() and any(s.encode() in p.read_bytes() for s in (secret, password))]
     ok_run = sent > 0 and bool(steps) and run_config.get("api_key") == "***"
     return ScenarioResult(
-        "secret redaction", "an API key in the config, sent as Authorization: Bearer to the endpoint",
+        "secret redaction", "an API key in the config, sent as Authorization: Bearer to the endpoint; "
+                            "a password in a configured URL",
         runs=1, completed=1 if ok_run else 0, forbidden_requests=len(leaks),
         detail=f"key sent in {sent} request(s); {len(steps)} steps stored; {len(exports)} export formats; "
                f"files holding the key: {leaks or 'none'}",
