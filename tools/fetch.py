@@ -244,7 +244,8 @@ class Fetcher:
         except (httpx.TimeoutException, TimeoutError):
             raise FetchTimeout(f"timed out after {self.config.timeout_s:g}s fetching {url}", url=url) from None
         except httpx.HTTPError as exc:
-            raise FetchError(f"could not fetch {url}: {type(exc).__name__}: {exc}", url=url) from None
+            detail = str(exc) or "the connection was closed or reset"
+            raise FetchError(f"could not fetch {url}: {type(exc).__name__}: {detail}", url=url) from None
 
     async def _read(self, response: httpx.Response, url: str, *, max_bytes: int,
                     any_type: bool) -> _Body | str:
@@ -298,8 +299,8 @@ class Fetcher:
         elif kind == "json" and not body.truncated:
             try:
                 text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-            except ValueError:
-                pass  # not valid JSON after all: keep the text as served
+            except (ValueError, RecursionError):
+                pass  # not valid JSON after all (or nested too deep to parse): keep the text as served
         return Page(url=url, final_url=body.url, status=body.status, content_type=body.content_type,
                     title=title, text=text, links=list(links), headings=headings,
                     fetched_at=_now(), content_hash=content_hash(text), truncated=body.truncated)

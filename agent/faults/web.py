@@ -230,10 +230,22 @@ def _hostile_routes() -> dict[str, Route]:
         h.end_headers()
         h.stream(b"<", interval_s=0.5)
 
+    def search(h: _Handler) -> None:
+        if "gigantic" in h.path:  # an endless JSON answer
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Connection", "close")
+            h.end_headers()
+            h.wfile.write(b'{"results": [')
+            h.stream(b'{"title": "t", "url": "http://x.test/", "content": "' + b"x" * 4000 + b'"},')
+        else:
+            h.site.stopping.wait(3600)
+
     binary = bytes(range(256)) * 64
+    deep = b"[" * 200_000 + b"]" * 200_000
     return {
         "/robots.txt": lambda h: h.send(200, b"User-agent: *\nAllow: /\n", "text/plain"),
-        "/search": lambda h: h.site.stopping.wait(3600),
+        "/search": search,
         "/hang": lambda h: h.site.stopping.wait(3600),
         "/drip": drip,
         "/reset": lambda h: h.reset(),
@@ -250,11 +262,14 @@ def _hostile_routes() -> dict[str, Route]:
                                             "application/octet-stream"),
         "/json-but-html": lambda h: h.send(200, b"<html><body><p>not json</p></body></html>",
                                            "application/json"),
+        "/deep-json": lambda h: h.send(200, deep, "application/json"),
         "/pdf-as-html": lambda h: h.send(200, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + binary, None),
     }
 
 
 # (path, what is injected, a phrase the observation must contain)
+# (query, a phrase the observation must contain): the search endpoint misbehaves too
+SEARCHES = [("hang", "search timed out after"), ("gigantic", "search answer is over")]
 HOSTILE_BOUNDS = {"fetch_timeout_s": 2.0, "tool_timeout_s": 3.0, "fetch_max_bytes": 1_000_000}
 _CALL_BOUND = f"open timed out after {HOSTILE_BOUNDS['tool_timeout_s']:g} s"  # the per-call bound, not a read timeout
 HOSTILE_CASES: list[tuple[str, str, str]] = [
@@ -272,6 +287,7 @@ HOSTILE_CASES: list[tuple[str, str, str]] = [
     ("/octet-but-html", "HTML served as application/octet-stream", "binary content"),
     ("/json-but-html", "HTML served as application/json", "not json"),
     ("/pdf-as-html", "a PDF with no Content-Type", "PDF documents are not supported"),
+    ("/deep-json", "JSON nested 200,000 deep", "[[[[[[[[[["),
 ]
 
 
@@ -283,15 +299,15 @@ async def hostile_sites(ctx: FaultContext) -> ScenarioResult:
             if not body.get("tools"):
                 return answer({"answer": "none"})
             n, _ = _last_tool(messages)
-            if n == 0:
-                return tool_call("search", query="anything")  # the search endpoint hangs too
-            if n - 1 < len(urls):
-                return tool_call("open", url=urls[n - 1])
+            if n < len(SEARCHES):
+                return tool_call("search", query=SEARCHES[n][0])
+            if n - len(SEARCHES) < len(urls):
+                return tool_call("open", url=urls[n - len(SEARCHES)])
             return tool_call("answer", answer="none of these pages says", url="")
 
         cfg = AgentConfig(home=ctx.home / "hostile", web="searxng", searxng_url=site.url, mode="react",
-                          allow_hosts=[host_port(site.url)], max_steps=len(urls) + 4,
-                          max_tool_calls_per_branch=len(urls) + 2, fetch_freshness_s=0.0,
+                          allow_hosts=[host_port(site.url)], max_steps=len(urls) + len(SEARCHES) + 3,
+                          max_tool_calls_per_branch=len(urls) + len(SEARCHES) + 1, fetch_freshness_s=0.0,
                           **HOSTILE_BOUNDS)
         with ScriptedModel(policy) as model:
             cfg.base_url, cfg.model = model.url, "scripted-model"
@@ -299,18 +315,19 @@ async def hostile_sites(ctx: FaultContext) -> ScenarioResult:
             try:
                 result, record, steps = await asyncio.wait_for(
                     _research(cfg, "Which of these pages can be read?"),
-                    timeout=HOSTILE_BOUNDS["tool_timeout_s"] * (len(urls) + 1) + 120)
+                    timeout=HOSTILE_BOUNDS["tool_timeout_s"] * (len(urls) + len(SEARCHES)) + 120)
             except Exception as exc:  # a crashed or hung run is what this scenario looks for
-                return ScenarioResult("hostile sites", _hostile_injected(), runs=len(urls) + 1, completed=0,
+                return ScenarioResult("hostile sites", _hostile_injected(), runs=len(urls) + len(SEARCHES), completed=0,
                                       detail=f"the run did not finish: {type(exc).__name__}: {exc}")
             wall = time.monotonic() - t0
     pairs = list(_tool_pairs(record["messages"]))
     observations: dict[str, str] = {}
     completed = 0
-    search = next((obs for name, _, obs in pairs if name == "search"), "")
-    if search.startswith("Error:") and "timed out" in search:
-        completed += 1
-    observations["search (hangs)"] = search[:300]
+    for query, expected in SEARCHES:
+        obs = next((o for name, args, o in pairs if name == "search" and args.get("query") == query), "")
+        observations[f"search {query}"] = obs[:300]
+        if obs.startswith("Error:") and expected in obs:
+            completed += 1
     for (path, _, expected), url in zip(HOSTILE_CASES, urls, strict=True):
         obs = next((o for name, args, o in pairs if name == "open" and args.get("url") == url), "")
         observations[path] = obs[:300]
@@ -319,16 +336,16 @@ async def hostile_sites(ctx: FaultContext) -> ScenarioResult:
     tool_steps = [s for s in steps if s["kind"] == "tool"]
     made = len(pairs) - sum(1 for name, _, _ in pairs if name == "answer")
     return ScenarioResult(
-        "hostile sites", _hostile_injected(), runs=len(urls) + 1, completed=completed,
+        "hostile sites", _hostile_injected(), runs=len(urls) + len(SEARCHES), completed=completed,
         steps_lost=max(0, made - len(tool_steps)),
-        detail=f"one research run opened {len(urls)} hostile pages after a hanging search; "
+        detail=f"one research run made {len(SEARCHES)} hostile searches and opened {len(urls)} hostile pages; "
                f"run status {'done' if result.answer else 'no answer'} in {wall:.1f} s",
         extra={"observations": observations, "tool_steps": len(tool_steps), "wall_s": round(wall, 1),
                "bounds": HOSTILE_BOUNDS})
 
 
 def _hostile_injected() -> str:
-    return "search that hangs; pages: " + "; ".join(what for _, what, _ in HOSTILE_CASES)
+    return "a search that hangs and one that never ends; pages: " + "; ".join(what for _, what, _ in HOSTILE_CASES)
 
 
 # --- SSRF ----------------------------------------------------------------------------------

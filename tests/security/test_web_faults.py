@@ -30,14 +30,16 @@ async def test_hostile_sites_become_observations_within_the_bound(tmp_path):
     result = await hostile_sites(FaultContext(home=tmp_path))
     assert result.ok, result.as_dict()
     obs = result.extra["observations"]
-    assert set(obs) == {"search (hangs)"} | {path for path, _, _ in HOSTILE_CASES}
-    assert obs["search (hangs)"] == "Error: search timed out after 3 s"
+    assert set(obs) == {"search hang", "search gigantic"} | {path for path, _, _ in HOSTILE_CASES}
+    assert obs["search hang"] == "Error: search timed out after 3 s"
+    assert obs["search gigantic"].startswith("Error: searxng search answer is over")
     # the slow drip and the slow redirect chain pass every read timeout: only the per-call bound ends them
     assert obs["/drip"].startswith("Error: open timed out after 3 s")
     assert obs["/slow-redirect/0"].startswith("Error: open timed out after 3 s")
     assert "[body truncated at the size cap]" in obs["/endless"]
     assert obs["/endless"].startswith("[untrusted web content from ")
-    assert result.extra["tool_steps"] == len(HOSTILE_CASES) + 1  # every call stored, none lost
+    assert obs["/deep-json"].startswith("[untrusted web content from ")  # kept as served, not a crash
+    assert result.extra["tool_steps"] == len(HOSTILE_CASES) + 2  # every call stored, none lost
 
 
 async def test_ssrf_every_trick_at_once_reaches_no_canary(tmp_path):
