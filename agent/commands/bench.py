@@ -86,9 +86,11 @@ def fetch(
 
 
 def register(app: typer.Typer) -> None:
+    from agent.commands.bench_faults import faults
     from agent.commands.bench_rollout import rollout
 
     bench_app.command("rollout")(rollout)
+    bench_app.command("faults")(faults)
     app.add_typer(bench_app, name="bench")
 
 
