@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from agent.commands import bench, evaluate, export, model, research, runs, serve, star, tasks, web
+from agent.commands import (
+    bench,
+    evaluate,
+    export,
+    model,
+    quiet_star,
+    research,
+    runs,
+    serve,
+    star,
+    tasks,
+    web,
+)
 
 # Order is the order of `deepstar --help`.
-COMMAND_MODULES = [research, model, serve, web, tasks, evaluate, export, star, runs, bench]
+COMMAND_MODULES = [research, model, serve, web, tasks, evaluate, export, star, quiet_star, runs, bench]
