@@ -34,6 +34,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -69,8 +70,13 @@ def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _popen(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agent", *args], cwd=REPO, env=_env(home, env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """A deepstar process in the background; its output goes to unnamed temporary files
+    (a pipe nobody reads while it runs could fill and stall it). Read them with `_finish`."""
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "agent", *args], cwd=REPO, env=_env(home, env),
+                            stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    proc.outputs = (out, err)  # type: ignore[attr-defined]
+    return proc
 
 
 def _run(home: Path, *args: str, timeout: float = 900, env: dict[str, str] | None = None
@@ -167,14 +173,34 @@ def _wait_for_steps(home: Path, proc: subprocess.Popen, n: int, *, timeout: floa
     return None
 
 
+def _outputs(proc: subprocess.Popen) -> tuple[str, str]:
+    texts = []
+    for f in proc.outputs:  # type: ignore[attr-defined]
+        f.seek(0)
+        texts.append(f.read().decode("utf-8", errors="replace"))
+        f.close()
+    return texts[0], texts[1]
+
+
 def _finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int | None, str]:
+    """(exit code, stderr) once the process ends; None when it had to be killed after `timeout`."""
     try:
-        _, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        _, err = proc.communicate()
-        return None, err
-    return proc.returncode, err
+        proc.wait()
+        return None, _outputs(proc)[1]
+    return proc.returncode, _outputs(proc)[1]
+
+
+def _communicate(proc: subprocess.Popen, timeout: float = 1200) -> tuple[str, str]:
+    """(stdout, stderr) once the process ends (killed after `timeout`)."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return _outputs(proc)
 
 
 def _finished(home: Path, run_id: str) -> bool:
@@ -557,7 +583,7 @@ def _json_out(proc_out: str) -> dict[str, Any] | None:
 
 def _collect(home: Path, proc: subprocess.Popen, result: ScenarioResult, problems: list[str], label: str) -> str | None:
     """Wait for a `deepstar research --json` process and count its run; its run id."""
-    out, err = proc.communicate(timeout=1200)
+    out, err = _communicate(proc)
     result.runs += 1
     data = _json_out(out)
     run_id = (data or {}).get("trajectory_id")
@@ -610,7 +636,7 @@ def _research_beside_eval(ctx: FaultContext) -> ScenarioResult:
     evaluation = _popen(home, "eval", "--tasks", str(tasks), "--concurrency", "2", "--out", str(home / "eval.json"))
     problems: list[str] = []
     run_id = _collect(home, research, result, problems, "research")
-    _, err = evaluation.communicate(timeout=1200)
+    _, err = _communicate(evaluation)
     results_path = home / "eval.jsonl"
     rows = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.exists() else []
     eval_ids = [r["trajectory_id"] for r in rows if r.get("trajectory_id")]
