@@ -207,3 +207,22 @@ def test_cuda_step_at_paper_shapes():
     tokens = ids.numel() + ids.shape[0] * tp.columns.numel() * (12 + 1 + 4)
     print(f"one Quiet-STaR step at thought length 12, n-ahead 4: {tokens / seconds:.0f} tokens/s")
     assert torch.isfinite(loss)
+
+
+def test_evaluate_scores_every_position_three_ways():
+    from reasoner.quiet_star import evaluate
+
+    model = tiny_model(seed=11)
+    chunks = text(seed=12).tolist()
+    result = evaluate(model, chunks, thought_len=2, seed=0)
+    assert result["tokens"] == 2 * (L - 1) and result["difficult_tokens"] >= 1
+    # no adapter on the tiny model: the base model is the model without thoughts
+    assert result["base"]["loss"] == result["no_thought"]["loss"]
+    assert result["thought"]["loss"] != result["no_thought"]["loss"]
+    # a mixing head shut (weight ~0) makes the thought irrelevant to the prediction
+    with torch.no_grad():
+        torch.nn.init.zeros_(model.mixer[2].weight)
+        torch.nn.init.constant_(model.mixer[2].bias, -60.0)
+    shut = evaluate(model, chunks, thought_len=2, seed=0)
+    assert shut["thought"]["loss"] == pytest.approx(shut["no_thought"]["loss"], abs=1e-4)
+    assert shut["thought"]["difficult_loss"] >= shut["thought"]["loss"]
