@@ -356,16 +356,31 @@ def quiet_star_loss(model: QuietStar, ids: torch.Tensor, tp: ThoughtPass, *, n_t
 @torch.no_grad()
 def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int, thought_len: int = 0,
              temperature: float = 0.0, thought_temperature: float = 1.0, generator: torch.Generator | None = None,
-             stop: Callable[[list[int]], bool] | None = None, eos_ids: Sequence[int] = ()) -> list[int]:
+             stop: Callable[[list[int]], bool] | None = None, eos_ids: Sequence[int] = (),
+             session: dict[str, Any] | None = None) -> list[int]:
     """Tokens after `prompt_ids`. With thought_len > 0, before each token the model thinks:
     <|startthought|>, thought_len sampled tokens, <|endthought|>; the next token comes from
     the mixing head's blend of the prediction with and without the thought, and the thought
-    is then dropped from the cache, so it never enters the text. `stop(tokens)` ends early."""
+    is then dropped from the cache, so it never enters the text. `stop(tokens)` ends early.
+    `session` (a dict the caller keeps) carries the KV cache from one call to the next: the
+    longest common prefix with the previous call's text is not computed again."""
     device = next(model.parameters()).device
     window = _window(model)
-    ids = torch.tensor([list(prompt_ids)], device=device)
+    prompt_ids = list(prompt_ids)
+    if not prompt_ids:
+        raise ValueError("generate needs at least one prompt token")
+    ids = torch.tensor([prompt_ids], device=device)
     dtype = model.embed(ids[:, :1]).dtype
-    cache = _new_cache()
+    session = session if session is not None else {}
+    cache, fed = session.get("cache"), session.get("tokens", [])
+    common = 0
+    if cache is not None:
+        while common < min(len(fed), len(prompt_ids) - 1) and fed[common] == prompt_ids[common]:
+            common += 1
+        cache.crop(common)
+    else:
+        cache = _new_cache()
+    session.update(cache=cache, tokens=[])  # until the prompt is in, the cache vouches for nothing
 
     def feed(tokens: list[int], start: int) -> torch.Tensor:
         # the cache always holds one contiguous sequence here: plain causal masking
@@ -376,7 +391,9 @@ def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int
         masks = build_mask(q, torch.full((n,), -1, device=device), q, k, text, window=window, dtype=dtype)
         return model.decode(torch.tensor([tokens], device=device), q[None], masks, cache)[:, -1]
 
-    h = feed(list(prompt_ids), 0)
+    h = feed(prompt_ids[common:], common)
+    fed = prompt_ids[:]
+    session["tokens"] = fed
     n = len(prompt_ids)
     out: list[int] = []
     for _ in range(max_new_tokens):
@@ -402,6 +419,7 @@ def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int
         if token in eos_ids or (stop is not None and stop(out)):
             break
         h = feed([token], n)
+        fed.append(token)
         n += 1
     return out
 

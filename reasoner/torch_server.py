@@ -60,6 +60,7 @@ class TorchBackend:
         self.thought_temperature = thought_temperature
         self.seed = seed
         self.lock = threading.Lock()
+        self.session: dict[str, Any] = {}  # the KV cache of the last request: agent turns share long prefixes
         self.device = next(model.parameters()).device
         self.bf16 = next(model.causal_lm.parameters()).dtype == torch.bfloat16
         eos = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")}
@@ -93,7 +94,7 @@ class TorchBackend:
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = generate(self.model, ids, max_new_tokens=max_tokens, thought_len=self.thought_len,
                                temperature=temperature, thought_temperature=self.thought_temperature,
-                               generator=gen, stop=should_stop, eos_ids=self.eos_ids)
+                               generator=gen, stop=should_stop, eos_ids=self.eos_ids, session=self.session)
         text = self.tokenizer.decode(out, skip_special_tokens=False)
         finish = "length"
         if state["cut"] is not None:

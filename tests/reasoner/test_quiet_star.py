@@ -226,3 +226,19 @@ def test_evaluate_scores_every_position_three_ways():
     shut = evaluate(model, chunks, thought_len=2, seed=0)
     assert shut["thought"]["loss"] == pytest.approx(shut["no_thought"]["loss"], abs=1e-4)
     assert shut["thought"]["difficult_loss"] >= shut["thought"]["loss"]
+
+
+def test_generation_reuses_the_cache_of_a_shared_prefix():
+    model = tiny_model(seed=13)
+    ids = text(seed=14)[0].tolist()
+    session: dict = {}
+    with torch.no_grad():
+        first = generate(model, ids[:8], max_new_tokens=3, thought_len=2, thought_temperature=0.0, session=session)
+        assert session["tokens"] == ids[:8] + first  # every token written was fed back
+        cache = session["cache"]
+        # a later turn: the earlier text, then something else (as an agent's next prompt is)
+        later = ids[:6] + ids[10:18]
+        reused = generate(model, later, max_new_tokens=4, thought_len=2, thought_temperature=0.0, session=session)
+        fresh = generate(model, later, max_new_tokens=4, thought_len=2, thought_temperature=0.0)
+    assert reused == fresh
+    assert session["cache"] is cache and session["tokens"][: len(later)] == later
