@@ -270,6 +270,15 @@ class StarLoop:
         stages[stage] = {**info, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         self._write_json(d / "stages.json", stages)
 
+    def _add_wall(self, d: Path, key: str, seconds: float) -> float:
+        """Add a stage's wall time to what earlier invocations spent on it (a resumed stage
+        costs ~0 s now, but its time was spent), and return the total."""
+        stages = self._stages(d)
+        wall = stages.setdefault("wall_s", {})
+        wall[key] = wall.get(key, 0.0) + seconds
+        self._write_json(d / "stages.json", stages)
+        return wall[key]
+
     @staticmethod
     def _write_jsonl(path: Path, rows: Sequence[Mapping]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -413,7 +422,7 @@ class StarLoop:
         self.deps.progress(f"iteration {i}: rollouts of {model} on {len(tasks)} tasks × {cfg.samples_per_task}")
         self.deps.on_stage(f"{d.name}/rollout")
         rollouts = await self._rollouts(d / "rollouts.jsonl", jobs)
-        timings["rollout_s"] = time.monotonic() - t0
+        timings["rollout_s"] = self._add_wall(d, "rollout_s", time.monotonic() - t0)
         self._done(d, "rollout", {"runs": len(rollouts)})
 
         # 2. filter
@@ -443,7 +452,7 @@ class StarLoop:
                 ok, _ = passes_filter(r, f1_threshold=cfg.f1_threshold)
                 if ok:
                     rationalized.append({**strip_hints(r), "rationalized": True})
-        timings["rationalize_s"] = time.monotonic() - t0
+        timings["rationalize_s"] = self._add_wall(d, "rationalize_s", time.monotonic() - t0)
         self._write_jsonl(d / "rationalized.jsonl", rationalized)
         self._done(d, "rationalize", {"rationalized": len(rationalized), "failed_tasks": len(failed)})
 
@@ -461,13 +470,13 @@ class StarLoop:
             await self._train(d, data, steps=steps, seed=cfg.seed, name=name, iteration=i, adapter=d / "adapter")
         else:
             name = model  # nothing to learn from: the model stays as it was
-        timings["train_s"] = time.monotonic() - t0
+        timings["train_s"] = self._add_wall(d, "train_s", time.monotonic() - t0)
 
         # 7. eval on dev, greedy
         t0 = time.monotonic()
         self.deps.progress(f"iteration {i}: dev eval of {name}")
         summary = await self._eval(d, dev, model=name, exemplars=exemplars if name == model else None)
-        timings["eval_s"] = time.monotonic() - t0
+        timings["eval_s"] = self._add_wall(d, "eval_s", time.monotonic() - t0)
         self._done(d, "eval", {"model": name})
         tokens = sum((r.get("usage") or {}).get("prompt_tokens", 0) + (r.get("usage") or {}).get("completion_tokens", 0)
                      for r in rollouts)
@@ -518,6 +527,7 @@ class StarLoop:
         t_start = time.monotonic()
         metrics: dict[str, Any] = self._read_json(self.out / "metrics.json") or {}
         metrics.update({"config": asdict(cfg), "base_model_hash": self.deps.base_model_hash})
+        metrics.pop("early_stopped_at", None)  # decided afresh by this invocation (its patience may differ)
         exemplars = None
         if cfg.start == "seed":
             metrics["seed"] = await self.seed_stage(demos, dev)
@@ -612,7 +622,7 @@ def write_report(out_dir: str | Path) -> Path:
     if metrics.get("early_stopped_at"):
         lines += ["", f"Early stop after iteration {metrics['early_stopped_at']} (no dev EM gain)."]
     if metrics.get("wall_s"):
-        lines += ["", f"Wall time of the loop: {metrics['wall_s'] / 60:.1f} min."]
+        lines += ["", f"Wall time of the loop (summed over invocations when resumed): {metrics['wall_s'] / 60:.1f} min."]
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _plot(out, metrics)

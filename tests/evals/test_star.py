@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -204,3 +205,22 @@ def test_direct_baseline_learns_exactly_the_tasks_the_star_run_learns_from(tmp_p
     assert 2 + 4 < len(pool_ids) <= 2 + 8  # two iterations' samples differ
     # the iteration draws the same sample it reports (fixed by seed and iteration)
     assert loop.iteration_tasks(1, rollout_pool) == loop.iteration_tasks(1, rollout_pool)
+
+
+async def test_a_resumed_run_keeps_stage_times_and_decides_early_stop_afresh(tmp_path):
+    fakes = Fakes()
+
+    async def never_better(task, **kw):
+        await asyncio.sleep(0.01)
+        return record(answer="wrong", question=task["question"], gold=task["answers"])
+
+    fakes.run = never_better
+    demos = [record(id="demo", question="Demo?")]
+    first = await make_loop(tmp_path, fakes, patience=1).run(TRAIN, DEV, demos)
+    assert first["early_stopped_at"] == 1
+    spent = first["iterations"][0]["timings"]["rollout_s"]
+    assert spent >= 0.01
+    again = await make_loop(tmp_path, fakes, patience=2).run(TRAIN, DEV, demos)
+    assert "early_stopped_at" not in again and len(again["iterations"]) == 2
+    # iteration 1 was resumed from its artifacts: its stage times are what it cost, not ~0
+    assert again["iterations"][0]["timings"]["rollout_s"] >= spent
