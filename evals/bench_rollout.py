@@ -9,9 +9,14 @@ For each concurrency level:
 2. raw phase: the server's limit for that very load. Every agent run becomes a synthetic
    run of plain completion requests with the same prompt and output lengths, in the same
    order, at the same concurrency, through the same client, with nothing in between:
-   no tools, no graph, no store. The prompts keep the agent's cache structure (each
-   run's prompts extend one another and begin with that run's real first prompt), and
-   outputs are forced to the recorded length (`min_tokens`, `ignore_eos`).
+   no tools, no graph, no store. Each request replays the agent's own prompt for that
+   call (re-rendered from the recorded messages, cut or padded to the exact recorded
+   length), so the raw load has the agent's prompt lengths and its prefix-cache
+   structure; outputs are forced to the recorded length (`min_tokens`, `ignore_eos`).
+
+Greedy runs of the same tasks repeat their prompts, so every phase after the first
+would find them in the server's prefix cache. The CLI therefore runs one unmeasured
+warm-up pass first: every measured phase, agent and raw, then sees a warm cache alike.
 
 efficiency = agent generated tokens/s ÷ raw generated tokens/s. `evals` does not import
 `agent`: the agent phase runs whatever `run_task` callable the CLI passes in.
@@ -28,7 +33,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LoopLag", "PeakRSS", "RunSample", "TARGETS", "agent_phase", "parse_prometheus", "raw_phase", "verdicts"]
+__all__ = ["PeakRSS", "RunSample", "TARGETS", "agent_phase", "parse_prometheus", "raw_phase", "verdicts"]
 
 TARGETS = {"efficiency_at_16": 0.8, "speedup_16_over_1": 4.0, "other_fraction": 0.05, "peak_rss_gb": 1.5}
 
@@ -41,7 +46,7 @@ class RunSample:
     model_s: float                                   # waiting on model calls
     tool_s: float                                    # waiting on tool calls
     calls: list[tuple[int, int]]                     # (prompt_tokens, completion_tokens) per model call, in order
-    first_prompt: str = ""                           # the run's first rendered prompt (cache structure for the raw load)
+    prompts: list[str] = field(default_factory=list)  # the rendered prompt of each call (for the raw replay)
     ok: bool = True
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -149,38 +154,18 @@ async def _bounded(items: Sequence[Any], concurrency: int, work: Callable[[Any],
     return list(await asyncio.gather(*(one(i) for i in items)))
 
 
-class LoopLag:
-    """How long the event loop was blocked: a probe that asks to wake every `interval`
-    and adds up how late it woke. Synchronous work on the loop (SQLite writes, rendering,
-    parsing) delays every run's awaits, which the runs' own timestamps count as waiting
-    on the model; this counts it where it belongs."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval, self.blocked_s, self._stop = interval, 0.0, False
-
-    async def __aenter__(self) -> LoopLag:
-        self._task = asyncio.create_task(self._probe())
-        return self
-
-    async def _probe(self) -> None:
-        while not self._stop:
-            t0 = time.perf_counter()
-            await asyncio.sleep(self.interval)
-            self.blocked_s += max(0.0, time.perf_counter() - t0 - self.interval)
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop = True
-        await self._task
-
-
 async def agent_phase(run_task: Callable[[dict], Awaitable[RunSample]], tasks: Sequence[dict], concurrency: int,
                       *, metrics: Callable[[], Awaitable[dict[str, float]]],
                       progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], list[RunSample]]:
     before = await metrics()
-    async with PeakRSS() as rss, LoopLag() as lag:
-        t0 = time.monotonic()
+    async with PeakRSS() as rss:
+        # CPU time of the event loop's thread: the time the loop was busy running
+        # deepstar's own code (graph, store, rendering, parsing, in-loop tool work), during
+        # which a finished model call could not be picked up. Unlike a wake-up probe it
+        # does not count time the OS gave to other processes.
+        cpu0, t0 = time.thread_time(), time.monotonic()
         samples = await _bounded(tasks, concurrency, run_task, progress)
-        wall = time.monotonic() - t0
+        wall, loop_cpu = time.monotonic() - t0, time.thread_time() - cpu0
     after = await metrics()
     prompt = sum(p for s in samples for p, _ in s.calls)
     gen = sum(g for s in samples for _, g in s.calls)
@@ -188,7 +173,7 @@ async def agent_phase(run_task: Callable[[dict], Awaitable[RunSample]], tasks: S
     model_s, tool_s = sum(s.model_s for s in samples), sum(s.tool_s for s in samples)
     stamps = {"model": model_s / run_wall, "tools": tool_s / run_wall,
               "other": max(0.0, 1 - (model_s + tool_s) / run_wall)}
-    blocked = min(1.0, lag.blocked_s / wall)
+    blocked = min(1.0, loop_cpu / wall)
     row = {
         "runs": len(samples), "ok": sum(s.ok for s in samples), "wall_s": wall,
         "trajectories_per_min": 60 * len(samples) / wall,
@@ -197,12 +182,12 @@ async def agent_phase(run_task: Callable[[dict], Awaitable[RunSample]], tasks: S
         "prompt_tokens_per_s": prompt / wall, "generated_tokens_per_s": gen / wall,
         "prefix_cache_hit_rate": _cache_hit_rate(after, before),
         "server_generated_tokens": _delta(after, before, "vllm:generation_tokens_total"),
-        # by the runs' own timestamps; then with the time the loop was blocked moved from
+        # by the runs' own timestamps; then with the time the loop was busy moved from
         # "model" (every run in flight waited through it) to "other", where it belongs
         "split_timestamps": stamps,
         "split": {"model": max(0.0, stamps["model"] - blocked), "tools": stamps["tools"],
                   "other": min(1.0, stamps["other"] + min(blocked, stamps["model"]))},
-        "loop_blocked_fraction": blocked,
+        "loop_busy_fraction": blocked, "loop_cpu_s": loop_cpu,
         "peak_rss_bytes": rss.bytes,
         "errors": sorted({s.error for s in samples if s.error})[:5],
     }
@@ -217,21 +202,21 @@ async def raw_phase(complete: Callable[[list[int], int], Awaitable[tuple[int, in
     """The agent's load without the agent: see the module docstring. `complete(prompt_ids,
     n_tokens)` returns the server's (prompt_tokens, completion_tokens) for one request."""
     rng = random.Random(seed)
-    runs: list[tuple[list[int], list[tuple[int, int]]]] = []
+    runs: list[list[tuple[list[int], int]]] = []  # per run: (prompt ids, output length) per call
     for s in samples:
-        if not s.calls:
-            continue
-        longest = max(p for p, _ in s.calls)
-        head = (await tokenize(s.first_prompt))[:longest] if s.first_prompt else []
-        ids = head + [rng.randrange(*vocab) for _ in range(longest - len(head))]
-        runs.append((ids, s.calls))
+        calls = []
+        for k, (p, g) in enumerate(s.calls):
+            ids = (await tokenize(s.prompts[k]))[:p] if k < len(s.prompts) and s.prompts[k] else []
+            calls.append((ids + [rng.randrange(*vocab) for _ in range(p - len(ids))], g))
+        if calls:
+            runs.append(calls)
     counted = {"prompt": 0, "generated": 0, "requests": 0}
     sent: list[list[int]] = []  # [prompt asked, output asked, prompt served, output served] per request
 
-    async def run(item: tuple[list[int], list[tuple[int, int]]]) -> None:
-        ids, calls = item
-        for p, g in calls:
-            got_p, got_g = await complete(ids[:p], max(1, g))
+    async def run(calls: list[tuple[list[int], int]]) -> None:
+        for ids, g in calls:
+            p = len(ids)
+            got_p, got_g = await complete(ids, max(1, g))
             sent.append([p, max(1, g), got_p, got_g])
             counted["prompt"] += got_p
             counted["generated"] += got_g

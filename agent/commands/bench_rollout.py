@@ -44,7 +44,7 @@ def _load_tasks(path: Path, n: int) -> list[dict]:
 
 def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: str | None = None,
                       model: str | None = None, max_steps: int | None = None, home: Path | None = None,
-                      log: Any = None) -> dict[str, Any]:
+                      warmup: bool = True, log: Any = None) -> dict[str, Any]:
     """Both phases at every level; returns the JSON-ready result."""
     from agent.api import ResearchAgent
     from agent.config import load_config
@@ -57,7 +57,7 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
         raw_phase,
         verdicts,
     )
-    from reasoner.protocol import render_prompt
+    from reasoner.protocol import CALL_OPEN, render_prompt
 
     log = log or (lambda m: err_console.print(m))
     overrides: dict[str, Any] = {"base_url": base_url, "model": model, "mode": "react",
@@ -113,15 +113,22 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
                     wall = time.monotonic() - t0
                     steps = await asyncio.to_thread(store.steps, result.record["run_id"])
                     llm = [s for s in steps if s["kind"] == "llm"]
-                    first = ""
-                    if llm and client.protocol == "deepstar" and llm[0]["input"]:
-                        first = render_prompt(llm[0]["input"]["messages"], llm[0]["input"].get("tools") or None)
+                    prompts = []
+                    if client.protocol == "deepstar":  # the prompt text the client sent for each call
+                        prompts = [render_prompt(s["input"]["messages"], s["input"].get("tools") or None)
+                                   + (CALL_OPEN if s["input"].get("tools") else "") if s["input"] else ""
+                                   for s in llm]
                     return RunSample(
                         wall_s=wall, model_s=sum(s["latency_s"] or 0 for s in llm),
                         tool_s=sum(s["latency_s"] or 0 for s in steps if s["kind"] == "tool"),
                         calls=[(s["prompt_tokens"] or 0, s["completion_tokens"] or 0) for s in llm],
-                        first_prompt=first, ok=result.error is None, error=result.error)
+                        prompts=prompts, ok=result.error is None, error=result.error)
 
+                if warmup:
+                    # greedy runs repeat their prompts: fill the prefix cache once, so that
+                    # every measured phase (agent and raw alike) finds it equally warm
+                    log(f"warm-up: {len(tasks)} runs at concurrency {max(levels)} (not measured)")
+                    await agent_phase(run_task, tasks, max(levels), metrics=metrics)
                 results = []
                 for c in levels:
                     def tick(done: int, total: int, phase: str = "agent", c: int = c) -> None:
@@ -140,7 +147,7 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
                                     "calls": [s.calls for s in samples]})
                     log(f"concurrency {c}: {agent_row['trajectories_per_min']:.2f} trajectories/min, "
                         f"efficiency {eff if eff is None else round(eff, 3)}")
-            return {"benchmark": "rollout", "machine": machine(server), "tasks": len(tasks),
+            return {"benchmark": "rollout", "machine": machine(server), "tasks": len(tasks), "warmup": warmup,
                     "max_steps": cfg.max_steps, "levels": results, "targets": verdicts(results)}
 
     return asyncio.run(main())
@@ -149,15 +156,15 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
 def print_rollout(data: dict[str, Any]) -> None:
     table = Table(title=f"rollout throughput: {data['tasks']} research runs (react, ≤{data['max_steps']} model calls)")
     for col in ("concurrency", "traj/min", "agent gen tok/s", "raw gen tok/s", "efficiency", "agent prompt tok/s",
-                "cache hit (agent)", "model / tools / other", "peak RSS", "max in flight"):
+                "cache hit agent / raw", "model / tools / other", "loop busy", "peak RSS", "max in flight"):
         table.add_column(col, justify="right")
     for lv in data["levels"]:
         a, r, s = lv["agent"], lv["raw"], lv["agent"]["split"]
-        hit = "—" if a["prefix_cache_hit_rate"] is None else f"{a['prefix_cache_hit_rate']:.0%}"
+        hit = " / ".join("—" if x["prefix_cache_hit_rate"] is None else f"{x['prefix_cache_hit_rate']:.0%}" for x in (a, r))
         table.add_row(str(lv["concurrency"]), f"{a['trajectories_per_min']:.2f}", f"{a['generated_tokens_per_s']:.1f}",
                       f"{r['generated_tokens_per_s']:.1f}", "—" if lv["efficiency"] is None else f"{lv['efficiency']:.2f}",
                       f"{a['prompt_tokens_per_s']:.0f}", hit,
-                      f"{s['model']:.1%} / {s['tools']:.1%} / {s['other']:.1%}",
+                      f"{s['model']:.1%} / {s['tools']:.1%} / {s['other']:.1%}", f"{a['loop_busy_fraction']:.1%}",
                       f"{a['peak_rss_bytes'] / 2**20:.0f} MiB", str(a["max_in_flight"]))
     console = Console(width=None if Console().is_terminal else 160)
     console.print(table)
@@ -178,12 +185,14 @@ def rollout(
     base_url: Annotated[str | None, typer.Option("--base-url", help="endpoint (default: the embedded server)")] = None,
     model: Annotated[str | None, typer.Option("--model", help="model or adapter name")] = None,
     out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+    warmup: Annotated[bool, typer.Option("--warmup/--no-warmup", help="fill the prefix cache with one unmeasured "
+                                         "pass first, so every phase sees it equally warm")] = True,
 ) -> None:
     """Trajectories/min, tokens/s, prefix-cache hits and the wall-time split of N research runs
     at each concurrency, against the server's raw throughput for the same load."""
     levels = _levels(concurrency)
     rows = _load_tasks(tasks, n)
-    data = run_rollout_bench(rows, levels, base_url=base_url, model=model, max_steps=max_steps)
+    data = run_rollout_bench(rows, levels, base_url=base_url, model=model, max_steps=max_steps, warmup=warmup)
     print_rollout(data)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ def test_bench_rollout_runs_end_to_end_and_matches_the_agents_load(vllm_server, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "efficiency" in proc.stdout and "targets" in proc.stdout
     data = json.loads(out.read_text())
-    assert data["benchmark"] == "rollout" and data["tasks"] == 3 and data["max_steps"] == 2
+    assert data["benchmark"] == "rollout" and data["tasks"] == 3 and data["max_steps"] == 2 and data["warmup"] is True
     assert data["machine"]["cores"] >= 1 and data["machine"]["server"] == "vllm"
     assert data["machine"]["model"] == "gemma-3-270m"
     assert [lv["concurrency"] for lv in data["levels"]] == [1, 2]
