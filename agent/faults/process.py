@@ -73,8 +73,12 @@ def _popen(home: Path, *args: str, env: dict[str, str] | None = None) -> subproc
     """A deepstar process in the background; its output goes to unnamed temporary files
     (a pipe nobody reads while it runs could fill and stall it). Read them with `_finish`."""
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    # A shell without job control starts background jobs with SIGINT ignored, and an
+    # ignored signal stays ignored across exec (seen when CI itself ran in the
+    # background): the child gets SIGINT's default back, as a terminal user's process has.
     proc = subprocess.Popen([sys.executable, "-m", "agent", *args], cwd=REPO, env=_env(home, env),
-                            stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.outputs = (out, err)  # type: ignore[attr-defined]
     return proc
 
