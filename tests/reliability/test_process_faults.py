@@ -70,4 +70,5 @@ def test_two_research_processes_on_one_workspace(vllm_server, test_home, tmp_pat
 def test_research_beside_eval_on_one_workspace(vllm_server, test_home, tmp_path):
     result = _run(faults.research_beside_eval, _ctx(tmp_path, test_home, vllm_server))
     assert result.ok, result.detail
-    assert result.runs == 3 and len(result.extra["eval_runs"]) == 2
+    n = len(faults.EVAL_TASKS)
+    assert result.runs == n + 1 and len(result.extra["eval_runs"]) == n
