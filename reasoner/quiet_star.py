@@ -216,6 +216,15 @@ def _new_cache() -> Any:
     return DynamicCache()
 
 
+def _truncate(cache: Any, length: int) -> None:
+    """Keep the first `length` positions of every layer. (`DynamicCache.crop(n)` is not this:
+    in current transformers a positive n is a deprecated "final size", and crop(0) removes
+    nothing at all.)"""
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
+
+
 def build_mask(q_pos: torch.Tensor, q_col: torch.Tensor, q_anchor: torch.Tensor,
                k_pos: torch.Tensor, k_col: torch.Tensor, *, window: int | None,
                dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -377,10 +386,13 @@ def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int
     if cache is not None:
         while common < min(len(fed), len(prompt_ids) - 1) and fed[common] == prompt_ids[common]:
             common += 1
-        cache.crop(common)
+    if cache is None or common == 0 or cache.get_seq_length() < common:
+        cache, common = _new_cache(), 0
     else:
-        cache = _new_cache()
-    session.update(cache=cache, tokens=[])  # until the prompt is in, the cache vouches for nothing
+        _truncate(cache, common)
+    # until the prompt is in, the cache vouches for nothing (a call that fails part-way,
+    # or is interrupted, leaves tokens empty, and the next call starts a fresh cache)
+    session.update(cache=cache, tokens=[])
 
     def feed(tokens: list[int], start: int) -> torch.Tensor:
         # the cache always holds one contiguous sequence here: plain causal masking
@@ -408,7 +420,7 @@ def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int
                     tok = int(lt.argmax(-1))
                 t = feed([tok], n + 1 + k)
             t = feed([model.end_id], n + 1 + thought_len)
-            cache.crop(n)  # forget the thought: the text goes on as if it had not been written
+            _truncate(cache, n)  # forget the thought: the text goes on as if it had not been written
             w = model.mix_weight(h, t)
             logits = (1 - w) * logits + w * model.logits(t)
         if temperature > 0:

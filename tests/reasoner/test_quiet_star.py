@@ -242,3 +242,27 @@ def test_generation_reuses_the_cache_of_a_shared_prefix():
         fresh = generate(model, later, max_new_tokens=4, thought_len=2, thought_temperature=0.0)
     assert reused == fresh
     assert session["cache"] is cache and session["tokens"][: len(later)] == later
+
+
+def test_generation_after_an_unrelated_or_failed_call_starts_clean():
+    """A prompt that shares not even its first token with the cached text, or a call after
+    one that failed part-way, must not see the earlier call's keys (seen in `quiet-star
+    serve`: one such request left every later one failing on a stale cache)."""
+    model = tiny_model(seed=15)
+    ids = text(seed=16)[0].tolist()
+    other = [(t + 1) % VOCAB for t in ids[:9]]  # differs from ids at the first token
+    session: dict = {}
+    with torch.no_grad():
+        generate(model, ids[:10], max_new_tokens=3, thought_len=2, thought_temperature=0.0, session=session)
+        unrelated = generate(model, other, max_new_tokens=4, thought_len=2, thought_temperature=0.0, session=session)
+        assert unrelated == generate(model, other, max_new_tokens=4, thought_len=2, thought_temperature=0.0)
+        assert session["cache"].get_seq_length() == len(other) + 4  # the prompt and the tokens fed back
+
+        def fail(tokens: list[int]) -> bool:
+            raise RuntimeError("the client went away")
+
+        with pytest.raises(RuntimeError):
+            generate(model, ids[:12], max_new_tokens=4, thought_len=2, thought_temperature=0.0, session=session,
+                     stop=fail)
+        after = generate(model, ids[:7], max_new_tokens=4, thought_len=0, session=session)
+        assert after == generate(model, ids[:7], max_new_tokens=4, thought_len=0)
