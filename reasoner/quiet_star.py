@@ -366,13 +366,16 @@ def quiet_star_loss(model: QuietStar, ids: torch.Tensor, tp: ThoughtPass, *, n_t
 def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int, thought_len: int = 0,
              temperature: float = 0.0, thought_temperature: float = 1.0, generator: torch.Generator | None = None,
              stop: Callable[[list[int]], bool] | None = None, eos_ids: Sequence[int] = (),
-             session: dict[str, Any] | None = None) -> list[int]:
+             session: dict[str, Any] | None = None,
+             pick: Callable[[list[int], torch.Tensor], int | None] | None = None) -> list[int]:
     """Tokens after `prompt_ids`. With thought_len > 0, before each token the model thinks:
     <|startthought|>, thought_len sampled tokens, <|endthought|>; the next token comes from
     the mixing head's blend of the prediction with and without the thought, and the thought
     is then dropped from the cache, so it never enters the text. `stop(tokens)` ends early.
     `session` (a dict the caller keeps) carries the KV cache from one call to the next: the
-    longest common prefix with the previous call's text is not computed again."""
+    longest common prefix with the previous call's text is not computed again. `pick(tokens,
+    logits)`, when given, chooses each token from the final (mixed) logits instead of greedy
+    or temperature sampling (constrained decoding); None from it ends generation."""
     device = next(model.parameters()).device
     window = _window(model)
     prompt_ids = list(prompt_ids)
@@ -423,7 +426,12 @@ def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int
             _truncate(cache, n)  # forget the thought: the text goes on as if it had not been written
             w = model.mix_weight(h, t)
             logits = (1 - w) * logits + w * model.logits(t)
-        if temperature > 0:
+        if pick is not None:
+            chosen = pick(out, logits)
+            if chosen is None:
+                break
+            token = int(chosen)
+        elif temperature > 0:
             token = int(torch.multinomial(F.softmax(logits / temperature, -1), 1, generator=generator))
         else:
             token = int(logits.argmax(-1))

@@ -4,9 +4,9 @@ vLLM has no Quiet-STaR decoding (a thought before every token, then dropped), so
 Quiet-STaR model is served by this one instead: one request at a time, batch size one,
 through `reasoner.quiet_star.generate`. It speaks what the client's "deepstar" protocol
 uses: `/v1/completions` with a string prompt (rendered with deepstar's chat template),
-`stop` strings, `max_tokens`, `temperature`; `structured_outputs` is not enforced (no
-grammar here), but a request with a JSON constraint stops as soon as a complete JSON value
-follows the prompt, which is where the grammar would have ended it. `/v1/models` and
+`stop` strings, `max_tokens`, `temperature`, and `structured_outputs: {"json": schema}`,
+enforced token by token with `reasoner.json_constraint` (no whitespace outside strings;
+generation stops once the value is complete). `/v1/models` and
 `/health` answer as vLLM's do. Thought tokens are never emitted: the LM head scores the
 original vocabulary only.
 
@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["Completion", "TorchBackend", "make_server"]
 
@@ -35,16 +35,32 @@ class Completion:
     completion_tokens: int
 
 
-def _json_complete(text: str) -> int | None:
-    """End offset of a complete JSON value at the start of `text` (after whitespace), if any."""
-    stripped = text.lstrip()
-    if not stripped.startswith(("{", "[")):
+def constrained_picker(schema: Any, decode: Callable[[list[int]], str], *, temperature: float = 0.0,
+                       generator: Any = None, widths: tuple[int, ...] = (64, 4096)) -> Callable[[list[int], Any], int | None]:
+    """A `pick` for `reasoner.quiet_star.generate`: among the best-scored tokens (the top 64,
+    then the top 4,096 if none of those fits), the ones after which the text can still be
+    completed into a value of `schema`; greedy at temperature 0, else sampled among the
+    fitting ones of the top 64. None when no token fits."""
+    import torch
+
+    from reasoner.json_constraint import BAD, prefix_status
+
+    def pick(tokens: list[int], logits: Any) -> int | None:
+        flat = logits.reshape(-1).float()
+        for width in widths:
+            top = torch.topk(flat, min(width, flat.numel()))
+            fits = []
+            for score, tok in zip(top.values.tolist(), top.indices.tolist()):
+                if prefix_status(decode(tokens + [tok]), schema) != BAD:
+                    if temperature <= 0:
+                        return tok
+                    fits.append((score, tok))
+            if fits:
+                scores = torch.tensor([f[0] for f in fits]) / temperature
+                return fits[int(torch.multinomial(torch.softmax(scores, -1), 1, generator=generator))][1]
         return None
-    try:
-        _, end = json.JSONDecoder().raw_decode(stripped)
-    except ValueError:
-        return None
-    return len(text) - len(stripped) + end
+
+    return pick
 
 
 class TorchBackend:
@@ -67,9 +83,11 @@ class TorchBackend:
         self.eos_ids = sorted(i for i in eos if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id)
 
     def complete(self, prompt: str, *, max_tokens: int = 256, temperature: float = 0.0, stop: list[str] | None = None,
-                 json_value: bool = False, seed: int | None = None) -> Completion:
+                 schema: Any = None, seed: int | None = None) -> Completion:
+        """`schema`: a JSON schema the completion must fit (dict; {} = any JSON value), or None."""
         import torch
 
+        from reasoner.json_constraint import COMPLETE, prefix_status
         from reasoner.quiet_star import generate
 
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -82,19 +100,22 @@ class TorchBackend:
             if hits:
                 state["cut"] = min(hits)
                 return True
-            if json_value and text.rstrip().endswith(("}", "]")):
-                end = _json_complete(text)
-                if end is not None:
-                    state["cut"] = end
-                    return True
+            if schema is not None and prefix_status(text, schema) == COMPLETE:
+                state["cut"] = len(text)
+                return True
             return False
 
         with self.lock:
             gen = torch.Generator(device=self.device).manual_seed(self.seed if seed is None else seed)
+            pick = None
+            if schema is not None:
+                pick = constrained_picker(schema, lambda toks: self.tokenizer.decode(toks, skip_special_tokens=False),
+                                          temperature=temperature, generator=gen)
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 out = generate(self.model, ids, max_new_tokens=max_tokens, thought_len=self.thought_len,
                                temperature=temperature, thought_temperature=self.thought_temperature,
-                               generator=gen, stop=should_stop, eos_ids=self.eos_ids, session=self.session)
+                               generator=gen, stop=should_stop, eos_ids=self.eos_ids, session=self.session,
+                               pick=pick)
         text = self.tokenizer.decode(out, skip_special_tokens=False)
         finish = "length"
         if state["cut"] is not None:
@@ -165,12 +186,21 @@ def make_server(backend: TorchBackend, *, model_name: str, port: int = 0, host: 
             stop = body.get("stop") or []
             stop = [stop] if isinstance(stop, str) else list(stop)
             constraint = body.get("structured_outputs") or {}
+            schema = constraint.get("json") if isinstance(constraint, dict) else None
+            if isinstance(schema, str):
+                try:
+                    schema = json.loads(schema)
+                except ValueError:
+                    self._error(400, "structured_outputs.json is not a JSON schema")
+                    return
+            if schema is not None and not isinstance(schema, dict):
+                schema = {}  # any JSON value
             t0 = time.monotonic()
             choices, prompt_tokens, completion_tokens = [], 0, 0
             for i in range(max(1, n)):
                 seed = body.get("seed")
                 done = backend.complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                        json_value="json" in constraint,
+                                        schema=schema,
                                         seed=None if seed is None else int(seed) + i)
                 choices.append({"index": i, "text": done.text, "finish_reason": done.finish_reason, "logprobs": None})
                 prompt_tokens = done.prompt_tokens

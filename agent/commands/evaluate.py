@@ -26,6 +26,8 @@ def evaluate(
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: the embedded server)."),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming the tasks already in the results file."),
     compare_files: tuple[Path, Path] | None = typer.Option(None, "--compare", help="Compare two summary JSON files (A B): print B - A."),
+    fewshot: Path | None = typer.Option(None, "--fewshot", help="Demonstrations JSONL (`deepstar tasks demos`): their first --fewshot-n trajectories go in the system prompt as worked examples (STaR's prompted start)."),
+    fewshot_n: int = typer.Option(2, "--fewshot-n", min=1, help="Worked examples taken from --fewshot."),
     config: Path | None = ConfigOpt,
 ) -> None:
     """Evaluate the agent on a task file: EM, F1, citation support, success, tokens, latency, by kind."""
@@ -44,14 +46,43 @@ def evaluate(
     task_list = [t for t in load_tasks(tasks) if split is None or t.get("split") == split][:limit]
     if not task_list:
         raise typer.BadParameter(f"{tasks} has no tasks" + (f" of split {split!r}" if split else ""), param_hint="--tasks")
+    exemplars = None
+    if fewshot is not None:
+        from evals.star import exemplar_text
+
+        demos = _read_demos(fewshot)
+        if len(demos) < fewshot_n:
+            raise typer.BadParameter(f"{fewshot} has {len(demos)} demonstrations, fewer than --fewshot-n {fewshot_n}",
+                                     param_hint="--fewshot")
+        exemplars = exemplar_text(demos, fewshot_n)
     cfg = build_config(config, base_url=base_url, model=model, mode=mode)
     out = out or Path(f"{tasks.stem}.eval.json")
     provenance = {"tasks_file": str(tasks), "split": split, "n_tasks": len(task_list), "limit": limit, "model": cfg.model,
                   "mode": cfg.mode, "base_url": cfg.base_url, "concurrency": concurrency,
-                  "deepstar_version": _version(), "agent_config": cfg.redacted()}
-    summary = asyncio.run(_run(cfg, task_list, out, concurrency, provenance, resume=not fresh))
+                  "deepstar_version": _version(), "agent_config": cfg.redacted(),
+                  "fewshot": None if fewshot is None else {"file": str(fewshot), "n": fewshot_n}}
+    summary = asyncio.run(_run(cfg, task_list, out, concurrency, provenance, resume=not fresh, exemplars=exemplars))
     print_summary(summary)
     err_console.print(f"summary: {out}  per-task results: {summary['results_path']}")
+
+
+def _read_demos(path: Path) -> list[dict]:
+    """Demonstration records, each with its `messages`; a bad line is named."""
+    if not path.is_file():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="--fewshot")
+    demos = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            demo = json.loads(line)
+        except ValueError as e:
+            raise typer.BadParameter(f"{path} line {n} is not JSON ({e})", param_hint="--fewshot") from None
+        if not isinstance(demo, dict) or not isinstance(demo.get("messages"), list):
+            raise typer.BadParameter(f"{path} line {n} is not a demonstration (no `messages` list)",
+                                     param_hint="--fewshot")
+        demos.append(demo)
+    return demos
 
 
 def _version() -> str:
@@ -60,7 +91,8 @@ def _version() -> str:
     return engine_version()
 
 
-async def _run(cfg: Any, tasks: list[dict], out: Path, concurrency: int, provenance: dict, *, resume: bool) -> dict:
+async def _run(cfg: Any, tasks: list[dict], out: Path, concurrency: int, provenance: dict, *, resume: bool,
+               exemplars: str | None = None) -> dict:
     from rich.progress import Progress
 
     from agent import ResearchAgent
@@ -68,7 +100,8 @@ async def _run(cfg: Any, tasks: list[dict], out: Path, concurrency: int, provena
 
     async with ResearchAgent(cfg) as agent:
         async def run(task: dict) -> dict:
-            result = await agent.research(task["question"], task=task)
+            extra = {"sampling": {"exemplars": exemplars}} if exemplars else {}
+            result = await agent.research(task["question"], task=task, **extra)
             return result.record
 
         with Progress(console=err_console, transient=True) as bar:

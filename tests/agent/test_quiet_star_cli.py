@@ -81,6 +81,8 @@ def test_thinking_model_answers_through_the_agent(trained_run: Path, tmp_path: P
         assert proc.returncode == 0, proc.stderr
         result = json.loads(proc.stdout)
         assert result["trajectory_id"] and result["usage"]["completion_tokens"] > 0
+        # the tool call's schema is enforced by the torch server: the first step is a call
+        assert result["usage"]["tool_calls"] >= 1, result
         assert "<|startthought|>" not in proc.stdout and "<|endthought|>" not in proc.stdout
     finally:
         server.terminate()

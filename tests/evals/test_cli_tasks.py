@@ -55,7 +55,8 @@ def test_eval_cli_runs_the_agent_through_the_harness(tmp_path, monkeypatch):
         async def __aexit__(self, *exc) -> None:
             return None
 
-        async def research(self, question, *, task=None):
+        async def research(self, question, *, task=None, **kw):
+            seen.append(kw)
             page = "http://wiki.test/wiki/X"
             record = {"id": f"t-{task['id']}", "final_answer": task["answers"][0], "messages": [],
                       "citations": [{"n": 1, "url": page, "title": "X", "snippet": task["answers"][0]}],
@@ -63,6 +64,7 @@ def test_eval_cli_runs_the_agent_through_the_harness(tmp_path, monkeypatch):
                       "snapshots": {page: f"text {task['answers'][0]} text"}}
             return type("Result", (), {"record": record})()
 
+    seen: list[dict] = []
     monkeypatch.setattr(agent, "ResearchAgent", FakeAgent)
     tasks_file = tmp_path / "tasks.jsonl"
     tasks_file.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Question {i}?", "answers": [str(1900 + i)],
@@ -83,3 +85,29 @@ def test_eval_cli_runs_the_agent_through_the_harness(tmp_path, monkeypatch):
                                       "--base-url", "http://127.0.0.1:9/v1"], env={"DEEPSTAR_HOME": str(tmp_path)})
     assert result.exit_code == 0, result.output
     assert json.loads(out2.read_text())["overall"]["n"] == 2
+    assert seen and all(kw == {} for kw in seen)  # no exemplars unless asked
+
+    # --fewshot: the demonstrations' first trajectories go to every run as exemplars
+    demo = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "Who built X?"},
+                         {"role": "assistant", "content": "", "tool_calls": [
+                             {"function": {"name": "search", "arguments": '{"query":"X"}'}}]},
+                         {"role": "tool", "content": "X was built by Y."}]}
+    demos = tmp_path / "demos.jsonl"
+    demos.write_text(json.dumps(demo) + "\n" + json.dumps({**demo, "messages": demo["messages"][:2]}) + "\n")
+    seen.clear()
+    out3 = tmp_path / "fewshot.json"
+    result = CliRunner().invoke(app, ["eval", "--tasks", str(tasks_file), "--out", str(out3), "--fewshot", str(demos),
+                                      "--fewshot-n", "2", "--base-url", "http://127.0.0.1:9/v1"],
+                                env={"DEEPSTAR_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    exemplars = seen[0]["sampling"]["exemplars"]
+    assert "Who built X?" in exemplars and '<tool_call>{"name":"search","arguments":{"query":"X"}}</tool_call>' in exemplars
+    assert json.loads(out3.read_text())["config"]["fewshot"] == {"file": str(demos), "n": 2}
+    # bad demonstration files are named, with the line
+    for content, why in (("{not json\n", "line 1 is not JSON"), ('{"id": 1}\n', "line 1 is not a demonstration"),
+                         (json.dumps(demo) + "\n", "fewer than --fewshot-n 2")):
+        demos.write_text(content)
+        result = CliRunner().invoke(app, ["eval", "--tasks", str(tasks_file), "--out", str(out3), "--fewshot",
+                                          str(demos), "--base-url", "http://127.0.0.1:9/v1"],
+                                    env={"DEEPSTAR_HOME": str(tmp_path)})
+        assert result.exit_code == 2 and why in " ".join(result.output.split()), result.output

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from reasoner.client import ReasonerClient
-from reasoner.torch_server import Completion, _json_complete, make_server
+from reasoner.torch_server import Completion, make_server
 
 
 class ScriptedBackend:
@@ -43,7 +43,14 @@ def test_routes_and_errors(served):
                                                      "structured_outputs": {"json": {}}}).json()
     assert body["choices"][0]["text"].startswith("{") and body["usage"]["prompt_tokens"] == 2
     assert backend.calls[-1]["max_tokens"] == 7 and backend.calls[-1]["stop"] == ["Z"]
-    assert backend.calls[-1]["json_value"] is True
+    assert backend.calls[-1]["schema"] == {}
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}}
+    httpx.post(f"{url}/v1/completions", json={"model": "qs", "prompt": "a", "structured_outputs": {"json": schema}})
+    assert backend.calls[-1]["schema"] == schema
+    httpx.post(f"{url}/v1/completions", json={"model": "qs", "prompt": "a"})
+    assert backend.calls[-1]["schema"] is None
+    bad = httpx.post(f"{url}/v1/completions", json={"model": "qs", "prompt": "a", "structured_outputs": {"json": "{no"}})
+    assert bad.status_code == 400 and "schema" in bad.json()["error"]["message"]
 
 
 async def test_the_deepstar_protocol_client_gets_a_tool_call(served):
@@ -57,14 +64,4 @@ async def test_the_deepstar_protocol_client_gets_a_tool_call(served):
     call = result.choices[0].message["tool_calls"][0]
     assert call["function"]["name"] == "search"
     assert backend.calls[-1]["prompt"].endswith("<tool_call>")
-
-
-def test_json_complete():
-    assert _json_complete(' {"a": 1} trailing') == 9
-    assert _json_complete('{"a": [1, 2') is None
-    assert _json_complete("no json") is None
-
-
-def test_binds_loopback_only():
-    with pytest.raises(ValueError, match="loopback"):
-        make_server(ScriptedBackend(""), model_name="qs", host="0.0.0.0")
+    assert backend.calls[-1]["schema"]["properties"]["name"] == {"const": "search"}  # the client's tool-call schema
