@@ -30,11 +30,11 @@ class _Out(Exception):
     """The text ended inside a value that could still be completed."""
 
 
-def prefix_status(text: str, schema: Any) -> str:
-    """BAD if no completion of `text` fits `schema`; COMPLETE if `text` is exactly one
-    value that fits it; PARTIAL if it is the beginning of one."""
+def prefix_status(text: str, schema: dict[str, Any]) -> str:
+    """BAD if no completion of `text` fits `schema` ({} = any JSON value); COMPLETE if `text`
+    is exactly one value that fits it; PARTIAL if it is the beginning of one."""
     try:
-        ends = _value(text, 0, schema if isinstance(schema, dict) else {})
+        ends = _value(text, 0, schema)
     except _Out:
         return PARTIAL
     return COMPLETE if len(text) in ends else BAD
@@ -46,15 +46,18 @@ def prefix_status(text: str, schema: Any) -> str:
 
 def _value(s: str, i: int, schema: dict[str, Any]) -> set[int]:
     if "anyOf" in schema or "oneOf" in schema:
+        # a branch that ends here wins over one that ran out (tool-call branches differ by
+        # their `name` const, so at most one gets past it)
         ends: set[int] = set()
+        ran_out = False
         for branch in schema.get("anyOf") or schema.get("oneOf"):
             try:
                 ends |= _value(s, i, branch)
             except _Out:
-                ends.add(-1)
-        if ends == {-1}:
+                ran_out = True
+        if ran_out and not ends:
             raise _Out
-        return ends - {-1} if ends - {-1} else set()
+        return ends
     if "const" in schema or "enum" in schema:
         options = [schema["const"]] if "const" in schema else list(schema["enum"])
         literals = [json.dumps(v, ensure_ascii=False, separators=(",", ":")) for v in options]

@@ -385,16 +385,14 @@ def generate(model: QuietStar, prompt_ids: Sequence[int], *, max_new_tokens: int
     dtype = model.embed(ids[:, :1]).dtype
     session = session if session is not None else {}
     cache, fed = session.get("cache"), session.get("tokens", [])
+    if cache is None:
+        cache = _new_cache()
     common = 0
-    if cache is not None:
-        while common < min(len(fed), len(prompt_ids) - 1) and fed[common] == prompt_ids[common]:
-            common += 1
-    if cache is None or common == 0 or cache.get_seq_length() < common:
-        cache, common = _new_cache(), 0
-    else:
-        _truncate(cache, common)
-    # until the prompt is in, the cache vouches for nothing (a call that fails part-way,
-    # or is interrupted, leaves tokens empty, and the next call starts a fresh cache)
+    while common < min(len(fed), len(prompt_ids) - 1) and fed[common] == prompt_ids[common]:
+        common += 1
+    _truncate(cache, common)  # to nothing when no prefix is shared
+    # until the prompt is in, the cache vouches for nothing (a call that fails part-way, or
+    # is interrupted, leaves tokens empty, and the next call empties the cache)
     session.update(cache=cache, tokens=[])
 
     def feed(tokens: list[int], start: int) -> torch.Tensor:

@@ -20,9 +20,10 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Completion", "TorchBackend", "make_server"]
 
@@ -50,7 +51,7 @@ def constrained_picker(schema: Any, decode: Callable[[list[int]], str], *, tempe
         for width in widths:
             top = torch.topk(flat, min(width, flat.numel()))
             fits = []
-            for score, tok in zip(top.values.tolist(), top.indices.tolist()):
+            for score, tok in zip(top.values.tolist(), top.indices.tolist(), strict=True):
                 if prefix_status(decode(tokens + [tok]), schema) != BAD:
                     if temperature <= 0:
                         return tok

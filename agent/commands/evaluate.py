@@ -67,20 +67,16 @@ def evaluate(
 
 
 def _read_demos(path: Path) -> list[dict]:
-    """Demonstration records, each with its `messages`; a bad line is named."""
+    """Demonstration records, each with its `messages`; a bad line is a TaskFileError naming it."""
+    from evals.errors import TaskFileError
+    from evals.loaders import read_jsonl_objects
+
     if not path.is_file():
-        raise typer.BadParameter(f"{path} does not exist", param_hint="--fewshot")
+        raise TaskFileError(path, "no such file")
     demos = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            demo = json.loads(line)
-        except ValueError as e:
-            raise typer.BadParameter(f"{path} line {n} is not JSON ({e})", param_hint="--fewshot") from None
-        if not isinstance(demo, dict) or not isinstance(demo.get("messages"), list):
-            raise typer.BadParameter(f"{path} line {n} is not a demonstration (no `messages` list)",
-                                     param_hint="--fewshot")
+    for lineno, demo in read_jsonl_objects(path):
+        if not isinstance(demo.get("messages"), list):
+            raise TaskFileError(path, "not a demonstration (no `messages` list)", line=lineno, field="messages")
         demos.append(demo)
     return demos
 
@@ -98,9 +94,9 @@ async def _run(cfg: Any, tasks: list[dict], out: Path, concurrency: int, provena
     from agent import ResearchAgent
     from evals.harness import run_eval
 
+    extra = {"sampling": {"exemplars": exemplars}} if exemplars else {}
     async with ResearchAgent(cfg) as agent:
         async def run(task: dict) -> dict:
-            extra = {"sampling": {"exemplars": exemplars}} if exemplars else {}
             result = await agent.research(task["question"], task=task, **extra)
             return result.record
 

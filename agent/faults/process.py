@@ -639,19 +639,11 @@ EVAL_TASKS = [(QUESTIONS[1], "Frédéric Auguste Bartholdi"), (QUESTIONS[2], "Ca
               ("What is the largest planet in the Solar System?", "Jupiter")]
 
 
-def _wait_for_run(home: Path, proc: subprocess.Popen, *, timeout: float = 600) -> str | None:
-    """The id of the first run `proc` opens in the workspace (None if it ended first)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        run_id = _newest_run(home)
-        if run_id:
-            return run_id
-        time.sleep(0.1)
-    return None
+NO_OVERLAP = "the research run and the eval runs did not overlap in time"
 
 
-def _beside_eval_once(home: Path) -> tuple[ScenarioResult, bool]:
-    """One attempt: (its result, whether the research run overlapped an eval run)."""
+def _beside_eval_once(home: Path) -> tuple[ScenarioResult, list[str]]:
+    """One attempt: its result and the problems found."""
     tasks = home / "tasks.jsonl"
     tasks.write_text("".join(json.dumps({"id": f"t{i}", "question": q, "answers": [a], "kind": "single"}) + "\n"
                              for i, (q, a) in enumerate(EVAL_TASKS)), encoding="utf-8")
@@ -660,7 +652,7 @@ def _beside_eval_once(home: Path) -> tuple[ScenarioResult, bool]:
     # end in a few seconds: the research starts once the eval has opened its first run, and
     # the eval has two rounds of tasks, so the two write the workspace at the same time.
     evaluation = _popen(home, "eval", "--tasks", str(tasks), "--concurrency", "2", "--out", str(home / "eval.json"))
-    _wait_for_run(home, evaluation)
+    _wait_for_steps(home, evaluation, 0)  # its first run is open
     research = _popen(home, "research", QUESTION, "--mode", "plan", "--json")
     problems: list[str] = []
     run_id = _collect(home, research, result, problems, "research")
@@ -682,15 +674,14 @@ def _beside_eval_once(home: Path) -> tuple[ScenarioResult, bool]:
     if evaluation.returncode != 0 or len(eval_ids) != n or "Traceback" in err:
         result.runs = max(result.runs, n + 1)
         problems.append(f"eval exit {evaluation.returncode}, {len(eval_ids)} of {n} tasks recorded: {err[-500:]}")
-    overlapped = bool(run_id and eval_ids and _overlap(home, [run_id], eval_ids))
-    if run_id and eval_ids and not overlapped:
-        problems.append("the research run and the eval runs did not overlap in time")
+    if run_id and eval_ids and not _overlap(home, [run_id], eval_ids):
+        problems.append(NO_OVERLAP)
     problems += _integrity(home)
     if problems:
         result.completed = min(result.completed, result.runs - 1)
     result.extra = {"research_run": run_id, "eval_runs": eval_ids}
     result.detail = "; ".join(problems) or "the research run and every eval task overlapped and finished, every step recorded"
-    return result, overlapped
+    return result, problems
 
 
 def _research_beside_eval(ctx: FaultContext) -> ScenarioResult:
@@ -698,8 +689,8 @@ def _research_beside_eval(ctx: FaultContext) -> ScenarioResult:
     accident of the test, not a fault; any other problem fails at once."""
     for attempt in range(1, 4):
         home = _model_home(ctx, f"research_beside_eval/attempt{attempt}", mode="react")
-        result, overlapped = _beside_eval_once(home)
-        if overlapped or result.detail != "the research run and the eval runs did not overlap in time":
+        result, problems = _beside_eval_once(home)
+        if problems != [NO_OVERLAP]:
             break
     result.extra["attempts"] = attempt
     return result

@@ -103,11 +103,19 @@ def test_eval_cli_runs_the_agent_through_the_harness(tmp_path, monkeypatch):
     exemplars = seen[0]["sampling"]["exemplars"]
     assert "Who built X?" in exemplars and '<tool_call>{"name":"search","arguments":{"query":"X"}}</tool_call>' in exemplars
     assert json.loads(out3.read_text())["config"]["fewshot"] == {"file": str(demos), "n": 2}
-    # bad demonstration files are named, with the line
-    for content, why in (("{not json\n", "line 1 is not JSON"), ('{"id": 1}\n', "line 1 is not a demonstration"),
-                         (json.dumps(demo) + "\n", "fewer than --fewshot-n 2")):
+    # bad demonstration files are named, with the line: a TaskFileError (the CLI's entry point
+    # turns it into exit 2), or a usage error for too few demonstrations
+    from evals.errors import TaskFileError
+
+    def run_with(content: str):
         demos.write_text(content)
-        result = CliRunner().invoke(app, ["eval", "--tasks", str(tasks_file), "--out", str(out3), "--fewshot",
-                                          str(demos), "--base-url", "http://127.0.0.1:9/v1"],
-                                    env={"DEEPSTAR_HOME": str(tmp_path)})
-        assert result.exit_code == 2 and why in " ".join(result.output.split()), result.output
+        return CliRunner().invoke(app, ["eval", "--tasks", str(tasks_file), "--out", str(out3), "--fewshot",
+                                        str(demos), "--base-url", "http://127.0.0.1:9/v1"],
+                                  env={"DEEPSTAR_HOME": str(tmp_path)})
+
+    for content, why in (("{not json\n", "demos.jsonl line 1: invalid JSON"),
+                         ('{"id": 1}\n', "demos.jsonl line 1: not a demonstration")):
+        result = run_with(content)
+        assert isinstance(result.exception, TaskFileError) and why in str(result.exception), result.output
+    result = run_with(json.dumps(demo) + "\n")
+    assert result.exit_code == 2 and "fewer than --fewshot-n 2" in " ".join(result.output.split()), result.output
