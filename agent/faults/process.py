@@ -177,6 +177,101 @@ def _wait_for_steps(home: Path, proc: subprocess.Popen, n: int, *, timeout: floa
     return None
 
 
+class _Gate:
+    """A loopback proxy in front of the model server that lets the first `passes` generation
+    requests through and holds every later one until `open()` (other requests pass).
+
+    Scenarios that need runs to overlap in time, or a run to be still going when it is
+    signalled, get that by construction instead of by the luck of process start-up times
+    (a plan-mode run can end in 6 s; a `deepstar` process under load takes 10 s to start):
+    a run cannot finish while its next model call is held."""
+
+    def __init__(self, upstream: str, passes: int = 0) -> None:
+        import http.server
+        import threading
+
+        import httpx
+
+        self._upstream = upstream.rstrip("/")
+        self._passes = passes
+        self._opened = threading.Event()
+        self._lock = threading.Lock()
+        self.held = 0  # generation requests that had to wait
+        gate = self
+        client = httpx.Client(timeout=600)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "POST" and self.path.rstrip("/").endswith("completions"):
+                    gate._wait_turn()
+                path = self.path
+                if gate._upstream.endswith("/v1") and path.startswith("/v1/"):
+                    path = path[3:]
+                try:
+                    reply = client.request(self.command, gate._upstream + path, content=body,
+                                           headers={k: v for k, v in self.headers.items()
+                                                    if k.lower() in ("content-type", "authorization")})
+                    self.send_response(reply.status_code)
+                    self.send_header("Content-Type", reply.headers.get("content-type", "application/json"))
+                    self.send_header("Content-Length", str(len(reply.content)))
+                    self.end_headers()
+                    self.wfile.write(reply.content)
+                except (OSError, httpx.HTTPError):
+                    pass  # the caller was killed while held (the point of some scenarios)
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._client = client
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _wait_turn(self) -> None:
+        with self._lock:
+            if self._passes > 0:
+                self._passes -= 1
+                return
+            if not self._opened.is_set():
+                self.held += 1
+        self._opened.wait(timeout=900)
+
+    def open(self) -> None:
+        self._opened.set()
+
+    def __enter__(self) -> _Gate:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.open()
+        self._server.shutdown()
+        self._server.server_close()
+        self._client.close()
+
+
+def _wait_for_runs(home: Path, n: int, procs: list[subprocess.Popen], *, timeout: float = 300) -> bool:
+    """Whether the workspace holds `n` runs before the timeout or before a process ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        db_path = home / "deepstar.db"
+        if db_path.exists():
+            db = _db(home)
+            try:
+                if db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= n:
+                    return True
+            except sqlite3.OperationalError:
+                pass
+            finally:
+                db.close()
+        time.sleep(0.2)
+    return False
+
+
 def _outputs(proc: subprocess.Popen) -> tuple[str, str]:
     texts = []
     for f in proc.outputs:  # type: ignore[attr-defined]
@@ -243,28 +338,25 @@ async def _threaded(fn: Callable[[FaultContext], ScenarioResult], ctx: FaultCont
 
 # --- research: killed, interrupted -----------------------------------------------------------------
 def _kill_research(ctx: FaultContext, sig: signal.Signals, name: str) -> ScenarioResult:
-    home = _model_home(ctx, name)
     result = ScenarioResult(name, f"{sig.name} to `deepstar research` after its first committed steps; "
                                   "then `deepstar runs resume`")
-    for attempt in range(3):  # a run that finished before the signal is not a fault: try again
-        proc = _popen(home, "research", QUESTIONS[attempt], "--mode", "plan", "--json")
+    result.runs = 1
+    # the plan call goes through; the next model call waits at the gate, so the run is
+    # still going when the signal comes however fast the model answers
+    with _Gate(ctx.base_url or "", passes=1) as gate:
+        home = _model_home(ctx, name, base_url=gate.url)
+        proc = _popen(home, "research", QUESTION, "--mode", "plan", "--json")
         run_id = _wait_for_steps(home, proc, 1)
         if run_id is None:
             code, err = _finish(proc)
-            ctx.log(f"  {name}: the run ended before the signal (exit {code}); again")
-            continue
+            result.detail = f"the run ended before its first step was committed (exit {code}): {err[-500:]}"
+            return result
         before = _steps(home, [run_id])
         t0 = time.monotonic()
         os.kill(proc.pid, sig)
         code, err = _finish(proc, timeout=60)
         stop_s = time.monotonic() - t0
         row = _run_row(home, run_id)
-        if code == 0 and row.get("status") == "done":
-            # the run reached its end between the step we saw and the signal (a fast run on
-            # a quiet machine): nothing was interrupted, so this attempt tests nothing
-            ctx.log(f"  {name}: the run finished before the signal took effect; again")
-            continue
-        result.runs += 1
         expected_status = "running" if sig == signal.SIGKILL else "interrupted"
         result.extra.update({"run_id": run_id, "exit_code": code, "stop_s": round(stop_s, 2),
                              "status_after_signal": row.get("status"), "steps_before": len(before)})
@@ -276,10 +368,9 @@ def _kill_research(ctx: FaultContext, sig: signal.Signals, name: str) -> Scenari
                 problems.append(f"exit {code} after SIGINT (expected 130, no traceback): {err[-300:]}")
             if stop_s > STOP_BOUND_S:
                 problems.append(f"took {stop_s:.1f} s to stop after SIGINT (bound {STOP_BOUND_S:.0f} s)")
+        gate.open()
         return _resume(home, run_id, before, result, problems,
                        done=f"stopped {stop_s:.1f} s after {sig.name}, status {result.extra['status_after_signal']}")
-    result.runs, result.detail = 1, "every run finished before it could be signalled"
-    return result
 
 
 async def research_sigint(ctx: FaultContext) -> ScenarioResult:
@@ -615,11 +706,15 @@ def _overlap(home: Path, first: list[str], second: list[str]) -> bool:
 
 
 def _concurrent_research(ctx: FaultContext) -> ScenarioResult:
-    home = _model_home(ctx, "concurrent_research")
     result = ScenarioResult("concurrent_research", "two `deepstar research` processes on one workspace at once")
-    procs = [_popen(home, "research", q, "--mode", "plan", "--json") for q in QUESTIONS[:2]]
     problems: list[str] = []
-    run_ids = [_collect(home, proc, result, problems, f"research {i + 1}") for i, proc in enumerate(procs)]
+    with _Gate(ctx.base_url or "") as gate:  # model calls wait until both runs are open
+        home = _model_home(ctx, "concurrent_research", base_url=gate.url)
+        procs = [_popen(home, "research", q, "--mode", "plan", "--json") for q in QUESTIONS[:2]]
+        if not _wait_for_runs(home, 2, procs):
+            problems.append("the two processes did not both open a run")
+        gate.open()
+        run_ids = [_collect(home, proc, result, problems, f"research {i + 1}") for i, proc in enumerate(procs)]
     if all(run_ids) and not _overlap(home, run_ids[:1], run_ids[1:]):  # type: ignore[arg-type]
         problems.append("the two runs did not overlap in time")
     problems += _integrity(home)
@@ -639,24 +734,21 @@ EVAL_TASKS = [(QUESTIONS[1], "Frédéric Auguste Bartholdi"), (QUESTIONS[2], "Ca
               ("What is the largest planet in the Solar System?", "Jupiter")]
 
 
-NO_OVERLAP = "the research run and the eval runs did not overlap in time"
-
-
-def _beside_eval_once(home: Path) -> tuple[ScenarioResult, list[str]]:
-    """One attempt: its result and the problems found."""
-    tasks = home / "tasks.jsonl"
-    tasks.write_text("".join(json.dumps({"id": f"t{i}", "question": q, "answers": [a], "kind": "single"}) + "\n"
-                             for i, (q, a) in enumerate(EVAL_TASKS)), encoding="utf-8")
+def _research_beside_eval(ctx: FaultContext) -> ScenarioResult:
     result = ScenarioResult("research_beside_eval", "`deepstar research` and `deepstar eval` on one workspace at once")
-    # `deepstar eval` takes longer to start than `deepstar research`, and a research run can
-    # end in a few seconds: the research starts once the eval has opened its first run, and
-    # the eval has two rounds of tasks, so the two write the workspace at the same time.
-    evaluation = _popen(home, "eval", "--tasks", str(tasks), "--concurrency", "2", "--out", str(home / "eval.json"))
-    _wait_for_steps(home, evaluation, 0)  # its first run is open
-    research = _popen(home, "research", QUESTION, "--mode", "plan", "--json")
     problems: list[str] = []
-    run_id = _collect(home, research, result, problems, "research")
-    _, err = _communicate(evaluation)
+    with _Gate(ctx.base_url or "") as gate:  # model calls wait until the research run and two eval runs are open
+        home = _model_home(ctx, "research_beside_eval", mode="react", base_url=gate.url)
+        tasks = home / "tasks.jsonl"
+        tasks.write_text("".join(json.dumps({"id": f"t{i}", "question": q, "answers": [a], "kind": "single"}) + "\n"
+                                 for i, (q, a) in enumerate(EVAL_TASKS)), encoding="utf-8")
+        evaluation = _popen(home, "eval", "--tasks", str(tasks), "--concurrency", "2", "--out", str(home / "eval.json"))
+        research = _popen(home, "research", QUESTION, "--mode", "plan", "--json")
+        if not _wait_for_runs(home, 3, [evaluation, research]):
+            problems.append("the research run and two eval runs were not all opened")
+        gate.open()
+        run_id = _collect(home, research, result, problems, "research")
+        _, err = _communicate(evaluation)
     results_path = home / "eval.jsonl"
     rows = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.exists() else []
     eval_ids = [r["trajectory_id"] for r in rows if r.get("trajectory_id")]
@@ -675,24 +767,12 @@ def _beside_eval_once(home: Path) -> tuple[ScenarioResult, list[str]]:
         result.runs = max(result.runs, n + 1)
         problems.append(f"eval exit {evaluation.returncode}, {len(eval_ids)} of {n} tasks recorded: {err[-500:]}")
     if run_id and eval_ids and not _overlap(home, [run_id], eval_ids):
-        problems.append(NO_OVERLAP)
+        problems.append("the research run and the eval runs did not overlap in time")
     problems += _integrity(home)
     if problems:
         result.completed = min(result.completed, result.runs - 1)
     result.extra = {"research_run": run_id, "eval_runs": eval_ids}
     result.detail = "; ".join(problems) or "the research run and every eval task overlapped and finished, every step recorded"
-    return result, problems
-
-
-def _research_beside_eval(ctx: FaultContext) -> ScenarioResult:
-    """Retried (in a fresh workspace) only when the two did not overlap: that is a timing
-    accident of the test, not a fault; any other problem fails at once."""
-    for attempt in range(1, 4):
-        home = _model_home(ctx, f"research_beside_eval/attempt{attempt}", mode="react")
-        result, problems = _beside_eval_once(home)
-        if problems != [NO_OVERLAP]:
-            break
-    result.extra["attempts"] = attempt
     return result
 
 
