@@ -18,6 +18,27 @@ from tests.fakes.openai_server import FakeOpenAI
 pytestmark = pytest.mark.integration
 
 
+def _checkpointed(path, run_id: str, text: bytes, timeout: float = 120) -> bool:
+    """Whether a task's write holding `text` reaches the LangGraph checkpoint of the run."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            db = sqlite3.connect(str(path), timeout=30)
+            try:
+                rows = db.execute("SELECT value FROM writes WHERE thread_id = ? AND channel != '__pregel_tasks'",
+                                  (run_id,)).fetchall()
+            except sqlite3.OperationalError:  # no tables yet
+                rows = []
+            finally:
+                db.close()
+            if any(value and text in value for (value,) in rows):
+                return True
+        time.sleep(0.1)
+    return False
+
+
 def test_kill_9_mid_research_then_resume_completes_without_redoing_branches(tmp_path):
     fake = FakeOpenAI(plan=["When was the Eiffel Tower completed?", "Who designed the Statue of Liberty?"],
                       answers={"Eiffel": "1889", "Liberty": "Frédéric Auguste Bartholdi"},
@@ -45,7 +66,8 @@ def test_kill_9_mid_research_then_resume_completes_without_redoing_branches(tmp_
             if answered:
                 break
         assert run_id and answered, proc.stderr.read().decode() if proc.poll() is not None else "q0 never answered"
-        time.sleep(0.5)  # let the branch's checkpoint write land
+        # the branch's result reaches the checkpoint a moment after its step: wait for it
+        assert _checkpointed(tmp_path / "checkpoints.db", run_id, b"1889"), "q0's result was never checkpointed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
