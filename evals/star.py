@@ -275,7 +275,9 @@ class StarLoop:
         costs ~0 s now, but its time was spent), and return the total."""
         stages = self._stages(d)
         wall = stages.setdefault("wall_s", {})
-        wall[key] = wall.get(key, 0.0) + seconds
+        if key not in wall:  # artifacts from before stage times were kept: the iteration's metrics have them
+            wall[key] = float(((self._read_json(d / "metrics.json") or {}).get("timings") or {}).get(key) or 0.0)
+        wall[key] += seconds
         self._write_json(d / "stages.json", stages)
         return wall[key]
 
@@ -568,6 +570,13 @@ def _em(summary: Mapping[str, Any] | None) -> float | None:
     return None if not summary else summary.get("overall", {}).get("em")
 
 
+def _stage_times(t: Mapping[str, float]) -> str:
+    if max(t.values(), default=0.0) < 1.0:  # no dev eval takes under a second: resumed from artifacts without times
+        return "wall s: not recorded (the iteration ran before stage times were kept)"
+    return (f"wall s: rollout {t['rollout_s']:.0f}, rationalize {t['rationalize_s']:.0f}, "
+            f"train {t['train_s']:.0f}, eval {t['eval_s']:.0f}")
+
+
 def write_report(out_dir: str | Path) -> Path:
     """`report.md` and `plot.png` from whatever the run and its baselines have written."""
     out = Path(out_dir)
@@ -617,8 +626,7 @@ def write_report(out_dir: str | Path) -> Path:
             lines += [f"- iteration {m['iteration']}: {m['train_tasks']} tasks, kept {m['kept']}, rationalized "
                       f"{m['rationalized']} (rate {m['rationalization_rate']:.3f}), dataset {m['dataset_size']}, "
                       f"{m['steps']} steps; dev EM by kind: {by_kind}; rejected: {m['rejected']}; "
-                      f"rollout tokens {m['rollout_tokens']}; wall s: rollout {t['rollout_s']:.0f}, rationalize "
-                      f"{t['rationalize_s']:.0f}, train {t['train_s']:.0f}, eval {t['eval_s']:.0f}"]
+                      f"rollout tokens {m['rollout_tokens']}; " + _stage_times(t)]
     if metrics.get("early_stopped_at"):
         lines += ["", f"Early stop after iteration {metrics['early_stopped_at']} (no dev EM gain)."]
     if metrics.get("wall_s"):

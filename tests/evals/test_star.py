@@ -224,3 +224,34 @@ async def test_a_resumed_run_keeps_stage_times_and_decides_early_stop_afresh(tmp
     assert "early_stopped_at" not in again and len(again["iterations"]) == 2
     # iteration 1 was resumed from its artifacts: its stage times are what it cost, not ~0
     assert again["iterations"][0]["timings"]["rollout_s"] >= spent
+
+
+async def test_an_iteration_from_before_stage_times_were_kept_keeps_its_recorded_times(tmp_path):
+    fakes = Fakes()
+    demos = [record(id="demo", question="Demo?")]
+    await make_loop(tmp_path, fakes, patience=5).run(TRAIN, DEV, demos)
+    it1 = tmp_path / "star" / "iter_1"
+    # as an older deepstar wrote them: times in the iteration's metrics, none in stages.json
+    stages = json.loads((it1 / "stages.json").read_text())
+    del stages["wall_s"]
+    (it1 / "stages.json").write_text(json.dumps(stages))
+    old = json.loads((it1 / "metrics.json").read_text())
+    old["timings"] = {"rollout_s": 406.0, "rationalize_s": 323.0, "train_s": 2693.0, "eval_s": 782.0}
+    (it1 / "metrics.json").write_text(json.dumps(old))
+    again = await make_loop(tmp_path, fakes, patience=5).run(TRAIN, DEV, demos)
+    times = again["iterations"][0]["timings"]
+    assert times["rollout_s"] >= 406.0 and times["train_s"] >= 2693.0 and times["eval_s"] >= 782.0
+    report = write_report(tmp_path / "star").read_text()
+    assert "rollout 406" in report and "train 2693" in report
+
+
+def test_the_report_says_when_an_iteration_has_no_stage_times(tmp_path):
+    out = tmp_path / "star"
+    out.mkdir()
+    dev = {"overall": {"em": 0.1, "f1": 0.1, "citation_support": 0.5}, "by_kind": {}}
+    it = {"iteration": 1, "model": "m", "train_tasks": 2, "train_solve_rate": 0.5, "rationalization_rate": 0.0,
+          "kept": 1, "rationalized": 0, "dataset_size": 1, "steps": 1, "rejected": {}, "rollout_tokens": 9,
+          "timings": {"rollout_s": 0.004, "rationalize_s": 0.003, "train_s": 0.02, "eval_s": 0.001}, "dev": dev}
+    (out / "metrics.json").write_text(json.dumps({"config": {}, "iterations": [it]}))
+    report = write_report(out).read_text()
+    assert "wall s: not recorded" in report and "rollout 0," not in report
