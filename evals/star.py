@@ -660,6 +660,7 @@ def _plot(out: Path, metrics: Mapping[str, Any]) -> None:
     if pts:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="s", label="train solve rate")
     ax.set_xlabel("iteration")
+    ax.set_xticks(xs)
     ax.set_ylim(0, 1)
     ax.legend()
     ax.set_title("STaR on deepstar research trajectories")
