@@ -153,17 +153,21 @@ def _run_row(home: Path, run_id: str) -> dict[str, Any]:
     return dict(row) if row else {}
 
 
-def _newest_run(home: Path, exclude: set[str] = frozenset()) -> str | None:  # type: ignore[assignment]
+def _run_ids(home: Path) -> list[str]:
+    """The workspace's runs, newest first ([] before the store or its tables exist)."""
     if not (home / "deepstar.db").exists():
-        return None
+        return []
     db = _db(home)
     try:
-        rows = db.execute("SELECT id FROM runs ORDER BY created_at DESC").fetchall()
-    except sqlite3.OperationalError:
-        return None
+        return [r["id"] for r in db.execute("SELECT id FROM runs ORDER BY created_at DESC").fetchall()]
+    except sqlite3.OperationalError:  # no tables yet
+        return []
     finally:
         db.close()
-    return next((r["id"] for r in rows if r["id"] not in exclude), None)
+
+
+def _newest_run(home: Path, exclude: set[str] = frozenset()) -> str | None:  # type: ignore[assignment]
+    return next((run_id for run_id in _run_ids(home) if run_id not in exclude), None)
 
 
 def _wait_for_steps(home: Path, proc: subprocess.Popen, n: int, *, timeout: float = 600) -> str | None:
@@ -218,12 +222,15 @@ class _Gate:
                     self.end_headers()
                     self.wfile.write(reply.content)
                 except (OSError, httpx.HTTPError):
-                    pass  # the caller was killed while held (the point of some scenarios)
+                    # the caller was killed while held (what the signal scenarios do), or the
+                    # model server is gone: the connection closes without a reply, which is
+                    # what a client of a dead server sees
+                    self.close_connection = True
 
             do_GET = do_POST = _forward
 
             def log_message(self, *args: Any) -> None:
-                pass
+                """Quiet: the scenarios report what matters, not every proxied request."""
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -258,16 +265,8 @@ def _wait_for_runs(home: Path, n: int, procs: list[subprocess.Popen], *, timeout
     """Whether the workspace holds `n` runs before the timeout or before a process ends."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and all(p.poll() is None for p in procs):
-        db_path = home / "deepstar.db"
-        if db_path.exists():
-            db = _db(home)
-            try:
-                if db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= n:
-                    return True
-            except sqlite3.OperationalError:
-                pass
-            finally:
-                db.close()
+        if len(_run_ids(home)) >= n:
+            return True
         time.sleep(0.2)
     return False
 

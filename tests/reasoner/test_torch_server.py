@@ -65,3 +65,8 @@ async def test_the_deepstar_protocol_client_gets_a_tool_call(served):
     assert call["function"]["name"] == "search"
     assert backend.calls[-1]["prompt"].endswith("<tool_call>")
     assert backend.calls[-1]["schema"]["properties"]["name"] == {"const": "search"}  # the client's tool-call schema
+
+
+def test_binds_loopback_only():
+    with pytest.raises(ValueError, match="loopback"):
+        make_server(ScriptedBackend(""), model_name="qs", host="0.0.0.0")

@@ -32,9 +32,12 @@ def test_the_first_requests_pass_and_later_ones_wait_for_open():
         threads = [threading.Thread(target=_post, args=(gate.url, held)) for _ in range(2)]
         for t in threads:
             t.start()
-        time.sleep(0.5)
-        # not answered, and not even forwarded: the model server has not seen them
-        assert held == [] and len(fake.requests) == 1 and gate.held == 2
+        deadline = time.monotonic() + 30
+        while gate.held < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # time a pass-through request would need to be answered
+        # both wait, not answered and not even forwarded: the model server has not seen them
+        assert gate.held == 2 and held == [] and len(fake.requests) == 1
         # other requests are not held
         assert httpx.get(f"{gate.url}/v1/models", timeout=10).json()["data"][0]["id"] == "fake-instruct"
 
