@@ -287,9 +287,7 @@ class ResearchAgent:
             raise RunFailed(run_id, f"{exc} — finished steps are kept; continue with `deepstar runs resume {run_id}`") from exc
         finished = time.time()
         first = store.get_run(run_id)["created_at"]
-        snapshots = store.pages_for(run_id)
-        for url, page in getattr(self._toolbox, "pages", {}).items():
-            snapshots.setdefault(url, page.text)
+        snapshots = store.pages_for(run_id)  # this run's pages only, never another run's
         record = build_record(
             run_id=run_id, state=final, task={k: v for k, v in (task or {}).items() if k != "_hint"},
             tools=list(self._toolbox.schemas), model={**self._model_info, "adapter": self._adapter_of(pcfg.model)},
@@ -300,7 +298,7 @@ class ResearchAgent:
         store.save_trajectory(record)
         failed = bool(final.get("error")) and not record["final_answer"]
         store.set_status(run_id, "failed" if failed else "done", final.get("error"))
-        record["snapshots"] = {c["url"]: snapshots.get(c["url"], "") for c in record["citations"]}
+        record["snapshots"] = snapshots  # every page this run opened: what it may be re-scored on
         return self._result(record)
 
     def _adapter_of(self, model: str | None) -> str | None:

@@ -9,12 +9,16 @@ Schedule of one `deepstar star` run (every stage writes its artifacts, then a ma
                 evaluated on dev with two seeds to measure the noise of iteration 0.
   iteration i = 1..K, with the model M(i-1) (the seed adapter, or the prompted base):
              1. rollout      k samples per training task at `temperature`
-             2. filter       keep a trajectory only if its answer matches gold (EM, or F1
-                             >= threshold), its format is valid, and its citations are
-                             supported by pages it fetched, one of them stating the answer
+             2. filter       keep a trajectory only if it is a success (`is_success`): its
+                             answer matches gold (EM, or F1 >= threshold with the expected
+                             answer type), its format is valid, every citation is supported
+                             by a sentence of a page it fetched itself, one of them stating
+                             the answer and naming the question's subject (a comparison:
+                             both compared facts on pages it opened)
              3. rationalize  tasks with no kept sample are run again with the gold answer
                              as a hint; passing trajectories are kept, the hint removed,
-                             flagged `rationalized`
+                             flagged `rationalized`, unless a tool call wrote the answer
+                             before any observation showed it (the hint smuggled in)
              4. dataset      rebuilt from scratch: seed demonstrations + this iteration's
                              kept + rationalized, de-duplicated (never accumulated)
              5. train        a fresh LoRA on the frozen base (never continued from M(i-1)),
@@ -42,10 +46,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.errors import check_failures
 from evals.harness import run_eval
-from evals.scoring import exact_match, f1, format_ok, normalize_answer
+from evals.scoring import is_success, normalize_answer, score_record
 from reasoner.errors import ReasonerError
 from reasoner.protocol import strip_hint
+from tools.evidence import contains
 
 __all__ = [
     "StarConfig",
@@ -53,6 +59,7 @@ __all__ = [
     "StarLoop",
     "direct_records",
     "exemplar_text",
+    "hint_smuggled",
     "passes_filter",
     "rebuild_dataset",
     "steps_for",
@@ -126,29 +133,64 @@ class StarDeps:
 
 
 # --- the pure stages: filter, hint stripping, dataset, schedule ----------------------------
-def passes_filter(record: Mapping[str, Any], *, f1_threshold: float = 0.8) -> tuple[bool, str | None]:
-    """(keep, why not). Correct answer, valid format, and evidence this run fetched."""
+def passes_filter(record: Mapping[str, Any], *, f1_threshold: float = 0.8,
+                  task: Mapping[str, Any] | None = None, rationalized: bool | None = None) -> tuple[bool, str | None]:
+    """(keep, why not): `evals.scoring.is_success` on this run's own pages, re-scored here
+    (never trusting flags the record carries), and a rationalization that did not smuggle
+    the hint. `task`: the task the record ran (a comparison's options and evidence);
+    `rationalized`: whether it ran with the hint (default: the record's flag)."""
+    if rationalized is None:
+        rationalized = bool(record.get("rationalized"))
     if record.get("error") and not record.get("final_answer"):
         return False, "error"
-    gold = record.get("gold_answers") or []
-    prediction = record.get("final_answer") or ""
-    if not (exact_match(prediction, gold) or f1(prediction, gold) >= f1_threshold):
+    task = task or {}
+    gold = record.get("gold_answers") or list(task.get("answers") or [])
+    scored = {**record, "gold_answers": gold, "kind": record.get("kind") or task.get("kind"),
+              "options": task.get("options"), "evidence": task.get("evidence")}
+    reward = score_record(scored, record.get("snapshots") or {})
+    if not (reward["em"] or reward["f1"] >= f1_threshold):
         return False, "wrong_answer"
-    if not format_ok(record):
+    if not reward["em"] and not reward["answer_type_ok"]:
+        return False, "wrong_answer_type"
+    if not reward["format_ok"]:
         return False, "bad_format"
-    citations = record.get("citations") or []
-    if not citations:
+    if not record.get("citations"):
         return False, "no_citation"
-    if not all(c.get("supported") for c in citations):
+    if reward["citation_support"] < 1.0:
         return False, "unsupported_citation"
-    # the cited evidence must state the answer: the prediction or the gold alias it matched
-    needles = [n for n in {normalize_answer(prediction), *(normalize_answer(g) for g in gold)} if n]
-    snapshots = record.get("snapshots") or {}
-    stated = any(f" {n} " in f" {normalize_answer(snapshots.get(c.get('url'), '') or c.get('snippet', ''))} "
-                 for c in citations for n in needles)
-    if not stated:
+    if not reward["answer_supported"]:
         return False, "answer_not_in_evidence"
+    if rationalized and hint_smuggled(record, gold):
+        return False, "hint_smuggled"
+    if not is_success(reward, f1_threshold=f1_threshold):  # the checks above are its parts, spelled out
+        return False, "not_successful"
     return True, None
+
+
+def _arguments_text(call: Mapping[str, Any]) -> str:
+    args = call.get("function", call).get("arguments")
+    try:
+        args = json.loads(args) if isinstance(args, str) else args
+    except ValueError:
+        return str(args)
+    return " ".join(str(v) for v in args.values()) if isinstance(args, dict) else str(args)
+
+
+def hint_smuggled(record: Mapping[str, Any], answers: Sequence[str]) -> bool:
+    """Whether a tool call's arguments hold a gold answer that no earlier observation of this run
+    showed (and the question does not contain): the model copied it from the hint, so training on
+    it would teach answering from nowhere."""
+    question = record.get("question") or ""
+    answers = [a for a in answers if normalize_answer(a) and not contains(question, a)]
+    seen = ""
+    for m in record.get("messages") or []:
+        if m.get("role") == "tool":
+            seen += " " + (m.get("content") or "")
+        for call in m.get("tool_calls") or []:
+            text = _arguments_text(call)
+            if any(contains(text, a) and not contains(seen, a) for a in answers):
+                return True
+    return False
 
 
 def strip_hints(record: dict[str, Any]) -> dict[str, Any]:
@@ -321,16 +363,17 @@ class StarLoop:
         sem = asyncio.Semaphore(self.cfg.concurrency)
         path.parent.mkdir(parents=True, exist_ok=True)
         finished = len(done)
+        raised: list[str] = []
 
         async def one(i: int, task: dict, kwargs: dict) -> None:
             nonlocal finished
             async with sem:
                 try:
                     record = await self.deps.run(task, **kwargs)
-                except Exception as exc:  # a failed run is a failed sample, not a failed loop
+                except Exception as exc:  # a failed run is a failed sample, not a failed loop ...
+                    raised.append(f"{type(exc).__name__}: {exc}")
                     record = {"id": None, "question": task["question"], "gold_answers": task.get("answers", []),
-                              "final_answer": "", "error": f"{type(exc).__name__}: {exc}", "citations": [],
-                              "_raised": True}
+                              "final_answer": "", "error": raised[-1], "citations": [], "_raised": True}
             record = {**record, "_job": i, "_task_id": task.get("id")}
             with path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
@@ -339,6 +382,8 @@ class StarLoop:
                 self.deps.progress(f"  {path.parent.name}/{path.stem}: {finished}/{len(jobs)} runs")
 
         await asyncio.gather(*(one(i, t, kw) for i, t, kw in todo))
+        # ... unless many fail: a loop that trains on demonstrations alone is no STaR run
+        check_failures(f"{path.parent.name}/{path.stem}", raised, len(todo))
         latest = {r["_job"]: r for r in self._read_jsonl(path) if "_job" in r}  # a re-run job's last line wins
         return [latest[job] for job in sorted(latest)]
 
@@ -430,8 +475,9 @@ class StarLoop:
         # 2. filter
         self.deps.on_stage(f"{d.name}/filter")
         kept, reasons = [], {}
+        by_id = {t.get("id"): t for t in tasks}
         for r in rollouts:
-            ok, why = passes_filter(r, f1_threshold=cfg.f1_threshold)
+            ok, why = passes_filter(r, f1_threshold=cfg.f1_threshold, task=by_id.get(r.get("_task_id")))
             if ok:
                 kept.append(r)
             else:
@@ -451,7 +497,8 @@ class StarLoop:
                 (t, {"model": model, "hint": t["answers"][0], "temperature": cfg.temperature,
                      "seed": cfg.seed * 7919 + i * 101 + 97, "exemplars": exemplars}) for t in failed])
             for r in hinted:
-                ok, _ = passes_filter(r, f1_threshold=cfg.f1_threshold)
+                ok, _ = passes_filter(r, f1_threshold=cfg.f1_threshold, task=by_id.get(r.get("_task_id")),
+                                      rationalized=True)
                 if ok:
                     rationalized.append({**strip_hints(r), "rationalized": True})
         timings["rationalize_s"] = self._add_wall(d, "rationalize_s", time.monotonic() - t0)

@@ -12,9 +12,7 @@ page snapshot. The graph is assembled at the bottom of this file.
 from __future__ import annotations
 
 import json
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -38,8 +36,9 @@ from planner.events import (
 )
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
+from tools.evidence import MIN_QUOTE_WORDS, content_words, find_evidence, normalize, split_sentences
 
-__all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet", "normalize"]
+__all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet"]
 
 
 # --- the seams: what a run needs, injected by the caller ------------------------------
@@ -93,37 +92,37 @@ class RunContext:
     recorder: Recorder | None = None
     emit: Callable[[Event], None] = lambda event: None
     page_text: Callable[[str], str | None] | None = None  # snapshots from earlier attempts (resume)
+    # the pages THIS run's tool calls returned (the toolbox's cache is shared by every run of
+    # an agent: a run cites, and is verified on, only what it fetched itself)
+    pages: dict[str, Any] = field(default_factory=dict)
+
+    def saw(self, url: str | None, page: Any) -> None:
+        """Record a page a tool call of this run returned, under every URL it is known by."""
+        if page is None:
+            return
+        for u in {url, getattr(page, "url", None), getattr(page, "final_url", None)}:
+            if u:
+                self.pages[u.strip()] = page
 
     def text_of(self, url: str) -> str | None:
-        page = self.toolbox.pages.get(url)
+        page = self.pages.get(url)
         if page is not None:
             return page.text
         return self.page_text(url) if self.page_text else None
 
 
 # --- helpers ----------------------------------------------------------------------------
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-
-
-def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
-
-
 def evidence_snippet(page_text: str, answer: str, question: str = "") -> str:
-    """The page sentence that states `answer` (else the one closest to the question)."""
-    sentences = [s.strip() for s in _SENTENCE.split(page_text or "") if s.strip()]
+    """The page sentence that states `answer` and names the question's subject (else the
+    sentence closest to the question, which verify will then flag)."""
+    found = find_evidence(page_text, claims=[answer], subject=question)
+    if found.sentence:
+        return found.sentence
+    sentences = split_sentences(page_text)
     if not sentences:
         return ""
-    target = normalize(answer)
-    if target:
-        for sentence in sentences:
-            if f" {target} " in f" {normalize(sentence)} ":
-                return sentence[:400]
-    words = set(normalize(question + " " + answer).split())
-    best = max(sentences, key=lambda s: len(words & set(normalize(s).split())))
-    return best[:400]
+    words = content_words(question + " " + answer)
+    return max(sentences, key=lambda s: len(words & content_words(s)))[:400]
 
 
 def _usage_of(result: Any) -> tuple[int, int]:
@@ -245,6 +244,7 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
             break
         t0 = time.monotonic()
         outcome = await ctx.toolbox.call(name, args)
+        ctx.saw(args.get("url") if isinstance(args.get("url"), str) else outcome.url, outcome.page)
         tool_calls += 1
         usage["tool_calls"] += 1
         if ctx.recorder:
@@ -273,7 +273,7 @@ def _make_note(ctx: RunContext, *, branch: str, subquestion: str, args: dict[str
     answer = " ".join(str(args.get("answer", "")).split())
     url = str(args.get("url", "")).strip()
     text = ctx.text_of(url) if url else None
-    page = ctx.toolbox.pages.get(url)
+    page = ctx.pages.get(url)
     quote = str(args.get("quote") or "").strip()
     return {
         "branch": branch,
@@ -281,8 +281,9 @@ def _make_note(ctx: RunContext, *, branch: str, subquestion: str, args: dict[str
         "answer": answer,
         "url": url,
         "title": getattr(page, "title", "") or url,
-        # the model's own quote when it gives one (verify checks it); else the page sentence
-        "snippet": quote or (evidence_snippet(text, answer, subquestion) if text else ""),
+        # the model's own quote when it is a clause (verify checks it); else the page sentence
+        "snippet": quote if len(normalize(quote).split()) >= MIN_QUOTE_WORDS
+        else (evidence_snippet(text, answer, subquestion) if text else ""),
         "fetched": text is not None,
     }
 
@@ -437,7 +438,7 @@ def _label_unstated(report: str, answer: str, notes: list[dict[str, Any]], state
 
 
 async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Check each cited snippet against the page snapshot; unsupported citations, and an
+    """Check each cited snippet against this run's page snapshot; unsupported citations, and an
     answer or finding that no supported snippet states, are flagged in the report, and the
     support ratio recorded."""
     ctx = runtime.context
@@ -445,13 +446,13 @@ async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str
     citations = [dict(c) for c in state.get("citations", [])]
     report = state.get("report", "")
     for c in citations:
-        text = ctx.text_of(c["url"]) or ""
-        snippet, claim = normalize(c.get("snippet", "")), normalize(c.get("claim", ""))
-        c["supported"] = bool(snippet) and snippet in normalize(text)
-        # whether the cited sentence states the claim itself (a weaker page may only mention it)
-        c["states_claim"] = bool(claim) and f" {claim} " in f" {snippet} "
+        # the one definition of "supported" (tools.evidence): a sentence of the page this run
+        # fetched that states the claim and names the question's subject
+        found = find_evidence(ctx.text_of(c["url"]), claims=[c.get("claim", "")], subject=state["question"],
+                              quote=c.get("snippet"))
+        c["supported"] = found.supported
         if not c["supported"]:
-            c["problem"] = "snippet not found in the fetched page"
+            c["problem"] = found.problem
             report = report.replace(f"[{c['n']}] {c['title']} — {c['url']}",
                                     f"[{c['n']}] {c['title']} — {c['url']} (unverified: {c['problem']})")
     stated = [normalize(c.get("snippet", "")) for c in citations if c["supported"]]

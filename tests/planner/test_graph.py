@@ -63,7 +63,7 @@ def test_react_mode_runs_the_loop_and_cites_the_fetched_page():
     assert state["answer"] == "1889"
     assert state["citations"] == [{"n": 1, "url": PAGE, "title": "Eiffel_Tower", "claim": "1889",
                                    "snippet": "It was completed in 1889 for the World's Fair.",
-                                   "supported": True, "states_claim": True}]
+                                   "supported": True}]
     assert state["citation_support"] == 1.0
     assert [c[0] for c in toolbox.calls] == ["search", "open"]
     assert [s["kind"] for s in recorder.steps] == ["llm", "tool", "llm", "tool", "llm"]
