@@ -2,7 +2,8 @@
 
 `--mode react` enters at `direct` instead of `plan`: one research branch on the
 question itself, no plan or reflect; the same tool loop, writer and verifier follow.
-Each research branch is a bounded tool-call loop (search / open / find / answer)
+Each research branch is a bounded tool-call loop (search / open / find / answer; a call
+identical to an earlier one of the branch is answered "already done" and fetches nothing)
 whose answer becomes an evidence note: the URL it rests on and the page sentence
 that states it. `write` answers from the notes and writes a report whose `[n]` refer
 only to pages fetched in this run; `verify` checks every cited snippet against the
@@ -131,7 +132,7 @@ def _usage_of(result: Any) -> tuple[int, int]:
 
 
 async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list[dict[str, Any]],
-                      tools: list[dict[str, Any]] | None = None, tool_choice: str = "auto",
+                      tools: list[dict[str, Any]] | None = None, tool_choice: str | dict[str, Any] = "auto",
                       structured: dict[str, Any] | None = None) -> tuple[Any, dict[str, int]]:
     cfg = ctx.config
     t0 = time.monotonic()
@@ -186,6 +187,17 @@ def _clean_questions(items: Any, k: int, existing: set[str]) -> list[str]:
 
 
 # --- the research branch: one bounded tool loop -----------------------------------------
+@dataclass
+class _AlreadyDone:
+    """The observation of a call identical to an earlier one of the same branch."""
+
+    text: str
+    ok: bool = True
+    error: str | None = None
+    url: str | None = None
+    page: Any = None
+
+
 async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquestion: str,
                         hint: str | None) -> dict[str, Any]:
     """Search / open / find until `answer`; returns the state update of the branch."""
@@ -203,15 +215,18 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     stop_reason = None
     error = None
     call_seq = 0
+    done_calls: set[tuple[str, str]] = set()
     while True:
         stop_reason = ctx.budget.exhausted()
         if stop_reason:
             break
+        # the last allowed turn forces `answer` through the grammar, yet renders every tool: the
+        # prompt is the one training renders for this turn
         last_chance = tool_calls >= cfg.max_tool_calls_per_branch
-        offered = [prompts.ANSWER_TOOL] if last_chance else tools
+        choice_of = {"type": "function", "function": {"name": "answer"}} if last_chance else "required"
         try:
             result, used = await _model_call(ctx, node="research", branch=branch, messages=messages,
-                                             tools=offered, tool_choice="required")
+                                             tools=tools, tool_choice=choice_of)
         except ContextLengthExceeded:
             # the conversation outgrew the model's window: stop this branch as a budget stop
             stop_reason = "context window full"
@@ -243,7 +258,12 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
             ctx.emit(NoteEvent(branch=branch, note=note))
             break
         t0 = time.monotonic()
-        outcome = await ctx.toolbox.call(name, args)
+        key = (name, json.dumps(args, sort_keys=True))
+        if key in done_calls:  # the same call again: its result is above, fetch nothing
+            outcome = _AlreadyDone(prompts.ALREADY_DONE)
+        else:
+            done_calls.add(key)
+            outcome = await ctx.toolbox.call(name, args)
         ctx.saw(args.get("url") if isinstance(args.get("url"), str) else outcome.url, outcome.page)
         tool_calls += 1
         usage["tool_calls"] += 1

@@ -135,17 +135,35 @@ def test_step_budget_stops_the_graph_cleanly_with_a_truncated_report():
     assert "Stopped early" in state["report"]
 
 
-def test_tool_calls_per_branch_are_bounded_then_only_answer_is_offered():
+def test_tool_calls_per_branch_are_bounded_then_answer_is_forced_with_every_tool_rendered():
     def looping(messages, kwargs):
-        names = [t["function"]["name"] for t in kwargs["tools"]]
-        if names == ["answer"]:
+        if isinstance(kwargs["tool_choice"], dict):
             return call("answer", answer="1889", url=PAGE)
-        return call("search", query="again")
+        return call("search", query=f"again {len(messages)}")
 
     state, client, toolbox, *_ = run(looping, max_tool_calls_per_branch=2)
     assert len(toolbox.calls) == 2
-    assert [t["function"]["name"] for t in client.seen[-1]["tools"]] == ["answer"]
+    # the grammar forces `answer`; the prompt still describes every tool (as training renders it)
+    assert client.seen[-1]["tool_choice"] == {"type": "function", "function": {"name": "answer"}}
+    assert [t["function"]["name"] for t in client.seen[-1]["tools"]] == ["search", "open", "answer"]
+    assert all(s["tool_choice"] == "required" for s in client.seen[:-1])
     assert state["answer"] == "1889"
+
+
+def test_a_call_identical_to_an_earlier_one_fetches_nothing():
+    def repeating(messages, kwargs):
+        tools_seen = sum(m["role"] == "tool" for m in messages)
+        if tools_seen < 3:
+            return call("open", url=PAGE)  # the same call three times
+        return call("answer", answer="1889", url=PAGE)
+
+    state, client, toolbox, recorder, _ = run(repeating)
+    assert toolbox.calls == [("open", {"url": PAGE})]  # fetched once
+    observations = [m["content"] for m in state["transcripts"][0]["messages"] if m["role"] == "tool"]
+    assert observations[0] == TEXT
+    assert observations[1].startswith("Already done") and observations[2].startswith("Already done")
+    assert state["answer"] == "1889" and state["citations"][0]["supported"]
+    assert state["usage"]["tool_calls"] == 3  # each still counts against the branch's budget
 
 
 def test_an_answer_citing_a_page_never_fetched_is_not_cited():
