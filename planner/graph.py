@@ -170,15 +170,20 @@ def _json_content(result: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _clean_questions(items: Any, k: int, existing: set[str]) -> list[str]:
+def _clean_questions(items: Any, k: int, existing: set[str], question: str) -> list[str]:
+    """At most k new sub-questions; one that shares no content word with the question (a
+    small model's "2013", or an echo of the prompt) is dropped, never researched."""
     out: list[str] = []
     if not isinstance(items, list):
         return out
+    asked = content_words(question)
     for item in items:
         if not isinstance(item, str):
             continue
         text = " ".join(item.split())
         if len(text) < 3 or normalize(text) in existing or normalize(text) in {normalize(o) for o in out}:
+            continue
+        if asked and not asked & content_words(text):
             continue
         out.append(text)
         if len(out) >= k:
@@ -324,10 +329,10 @@ async def plan(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, 
         result, used = await _model_call(ctx, node="plan", branch="plan", messages=messages,
                                          structured={"json": prompts.plan_schema(k)})
         usage = {key: usage.get(key, 0) + used[key] for key in used}
-        texts = _clean_questions((_json_content(result) or {}).get("subquestions"), k, set())
+        texts = _clean_questions((_json_content(result) or {}).get("subquestions"), k, set(), question)
         if texts:
             break
-    if not texts:  # fall back to the question itself
+    if not texts:  # nothing usable (malformed, or every sub-question off the question): the question itself
         texts = [question]
     subs = [{"id": f"q{i}", "text": t, "status": "pending", "parent": None, "round": 0} for i, t in enumerate(texts)]
     ctx.emit(PlanEvent(subquestions=subs, round=0))
@@ -363,7 +368,7 @@ async def reflect(state: ResearchState, runtime: Runtime[RunContext]) -> dict[st
     result, used = await _model_call(ctx, node="reflect", branch="reflect", messages=messages,
                                      structured={"json": prompts.reflect_schema(k)})
     existing = {normalize(s["text"]) for s in subs}
-    texts = _clean_questions((_json_content(result) or {}).get("missing"), k, existing)
+    texts = _clean_questions((_json_content(result) or {}).get("missing"), k, existing, state["question"])
     new = [{"id": f"q{len(subs) + i}", "text": t, "status": "pending", "parent": open_subs[0]["id"],
             "round": rnd + 1} for i, t in enumerate(texts)]
     if new:

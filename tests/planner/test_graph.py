@@ -103,10 +103,10 @@ def test_reflect_adds_subquestions_for_unanswered_ones_within_its_rounds():
     def policy(messages, kwargs):
         structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
         if "subquestions" in structured:
-            return reply(json.dumps({"subquestions": ["Q about nothing"]}))
+            return reply(json.dumps({"subquestions": ["Q about the tower and nothing"]}))
         if "missing" in structured:
             return reply(json.dumps({"missing": ["When was the Eiffel Tower completed exactly?"]}))
-        if "Q about nothing" in messages[1]["content"]:  # answers from a page it never opened
+        if "Q about the tower and nothing" in messages[1]["content"]:  # answers from a page it never opened
             return call("answer", answer="?", url="http://elsewhere/x")
         return react_policy()(messages, kwargs)
 
@@ -205,3 +205,30 @@ def test_a_full_context_window_stops_the_branch_as_a_budget_stop():
     state, *_ = run(policy)
     assert state["truncated"] and state["stop_reason"] == "context window full"
     assert state["error"] is None and "Stopped early" in state["report"]
+
+
+def test_plan_drops_subquestions_that_share_no_content_word_with_the_question():
+    # what the untrained 270M base model wrote for the Eiffel Tower question
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            return reply(json.dumps({"subquestions": ["2013", "The Eiffel Tower was completed in the year:",
+                                                      "What is the weather like?"]}))
+        return react_policy()(messages, kwargs)
+
+    state, client, *_ = run(policy, mode="plan", max_reflect_rounds=0)
+    assert [s["text"] for s in state["subquestions"]] == ["The Eiffel Tower was completed in the year:"]
+
+
+def test_an_empty_plan_falls_back_to_the_question():
+    question = "When was the Eiffel Tower completed?"
+
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            return reply(json.dumps({"subquestions": ["2013", "answer", "Who won in 1998?"]}))
+        return react_policy()(messages, kwargs)
+
+    state, client, *_ = run(policy, mode="plan", max_reflect_rounds=0)
+    assert [s["text"] for s in state["subquestions"]] == [question]
+    assert state["answer"] == "1889"
