@@ -37,7 +37,14 @@ from planner.events import (
 )
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
-from tools.evidence import MIN_QUOTE_WORDS, content_words, find_evidence, normalize, split_sentences
+from tools.evidence import (
+    MIN_QUOTE_WORDS,
+    contains,
+    content_words,
+    find_evidence,
+    normalize,
+    split_sentences,
+)
 
 __all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet"]
 
@@ -449,8 +456,7 @@ def _label_unstated(report: str, answer: str, notes: list[dict[str, Any]], state
     talked the model into writing (prompt injection) thus reaches the report either
     attributed to a source that really says it, or labelled unverified."""
     def backed(text: str) -> bool:
-        claim = normalize(text)
-        return bool(claim) and any(f" {claim} " in f" {snippet} " for snippet in stated)
+        return any(contains(snippet, text) for snippet in stated)
 
     lines = report.split("\n")
     unstated_findings = {_finding_line(n) for n in notes if n.get("answer") and not backed(n["answer"])}
@@ -480,7 +486,7 @@ async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str
             c["problem"] = found.problem
             report = report.replace(f"[{c['n']}] {c['title']} — {c['url']}",
                                     f"[{c['n']}] {c['title']} — {c['url']} (unverified: {c['problem']})")
-    stated = [normalize(c.get("snippet", "")) for c in citations if c["supported"]]
+    stated = [c.get("snippet", "") for c in citations if c["supported"]]
     report = _label_unstated(report, state.get("answer", ""), state.get("notes", []), stated)
     support = sum(c["supported"] for c in citations) / len(citations) if citations else 0.0
     ctx.emit(VerifyEvent(citation_support=support, citations=citations))

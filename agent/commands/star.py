@@ -111,9 +111,33 @@ def star(
                       seed_steps=seed_steps, noise_seeds=noise_seeds, concurrency=concurrency, seed=seed,
                       run_name=run_name, patience=patience)
     cfg = build_config(config, home=home, mode="react", max_steps=max_steps, max_concurrency=max(16, concurrency))
+    refuse_other_endpoint(cfg)
     train_tasks = _tasks(train, "train", train_limit, seed)
     dev_tasks = _tasks(dev, "dev", dev_limit, seed)
     asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr))
+
+
+def refuse_other_endpoint(cfg: Any) -> None:
+    """STaR trains adapters of the bundled model and loads each into the embedded server, so
+    its runs must go there too: with another endpoint configured, the runs would ask for an
+    adapter that endpoint never loaded ("model not found") and the loop would learn from
+    demonstrations alone. One endpoint for everything, or a clear refusal."""
+    from agent.config import ConfigError
+    from agent.runtime import server_spec
+    from reasoner.server import server_status
+
+    if cfg.base_url is None:
+        return
+    spec = server_spec(cfg)
+    host = "127.0.0.1" if spec.host in ("0.0.0.0", "::", "localhost") else spec.host
+    embedded = {f"http://{h}:{spec.port}/v1" for h in (host, "localhost")}
+    running, _ = server_status(cfg.server_state_path)
+    if running is not None:  # the embedded server as it runs now (`deepstar serve --port P`)
+        embedded.add(running.base_url)
+    if cfg.base_url.rstrip("/") not in embedded:
+        raise ConfigError(f"deepstar star loads the adapters it trains into the embedded server "
+                          f"(http://{host}:{spec.port}/v1), but the runs would go to {cfg.base_url} "
+                          f"(DEEPSTAR_BASE_URL or base_url in config.toml): unset it for `deepstar star`")
 
 
 async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[dict], demos_path: Path | None,

@@ -337,3 +337,24 @@ async def test_a_stage_whose_runs_mostly_raise_stops_the_loop(tmp_path):
     many = [(t, {}) for t in TRAIN * 3]
     out = await loop._rollouts(tmp_path / "b" / "rollouts.jsonl", many)
     assert sum(1 for r in out if r.get("_raised")) == 1 and len(out) == 9
+
+
+def test_deepstar_star_refuses_an_endpoint_other_than_the_one_it_loads_adapters_into(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    for name in ("train.jsonl", "dev.jsonl"):
+        (tmp_path / name).write_text(json.dumps(TRAIN[0]) + "\n")
+    env = {**os.environ, "DEEPSTAR_HOME": str(tmp_path / "home"), "DEEPSTAR_BASE_URL": "http://127.0.0.1:9/v1"}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "agent", "star", "--train", str(tmp_path / "train.jsonl"),
+                           "--dev", str(tmp_path / "dev.jsonl"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    message = proc.stderr.strip()
+    assert "http://127.0.0.1:9/v1" in message and "unset it" in message and "embedded server" in message
+    assert len([line for line in message.splitlines() if line.strip()]) <= 2  # one clear message (may wrap)
+    assert not (tmp_path / "out").exists() and time.monotonic() - t0 < 60  # refused before starting anything
