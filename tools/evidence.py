@@ -17,8 +17,10 @@ the page. The sentence is the model's quote when the quote is a real clause of t
 (at least `MIN_QUOTE_WORDS` words, found word-bounded in the page), else, when there is no
 usable quote, the page's own sentence; it must contain one of the claims (the answer, or
 the gold alias it matched) and name the question's subject (share a content word with the
-question, the claims' own words not counted; the page's own `# heading` counts as named by
-every sentence under it, as "He died in 1695" on the page "# Henry Purcell"). A quote long enough to be a clause that is
+question, the claims' own words not counted unless the question offers the claim, as a
+comparison does). A sentence is read under its page's `# heading`: "He died in 1695" on the
+page "# Henry Purcell" is about Henry Purcell, and "1865 opera by Richard Wagner" on the page
+"# Tristan und Isolde" states a fact of Tristan und Isolde. A quote long enough to be a clause that is
 not on the page is a fabrication: unsupported, whatever else the page says.
 """
 
@@ -89,13 +91,22 @@ def content_words(text: str | None) -> set[str]:
     return {w for w in normalize(text).split() if len(w) >= 3 and w not in _STOP and not w.isdigit()}
 
 
+def _same_stem(a: str, b: str) -> bool:
+    """"completed" / "completion", "film" / "filmmaker": a long common prefix, or the shorter
+    word (4+ letters) starting the longer."""
+    short, long_ = sorted((a, b), key=len)
+    return a[:5] == b[:5] if len(short) >= 5 else len(short) >= 4 and long_.startswith(short)
+
+
 def _names_subject(sentence: str, subject: str, claims: Sequence[str]) -> bool:
-    wanted = content_words(subject) - set().union(*(content_words(c) for c in claims))
+    # the claim's own words do not name the subject, unless the question itself offers the
+    # claim ("Of Sudan and Burkina Faso, which ..." -> "Sudan has ...")
+    offered = [c for c in claims if contains(subject, c)]
+    wanted = content_words(subject) - set().union(*(content_words(c) for c in claims if c not in offered))
     if not wanted:  # the question has no word of its own beyond the claim: nothing to name
         return True
     have = content_words(sentence)
-    # a shared word, or the same stem ("completed" / "completion")
-    return any(w in have or any(len(w) >= 5 and len(h) >= 5 and w[:5] == h[:5] for h in have) for w in wanted)
+    return any(w in have or any(_same_stem(w, h) for h in have) for w in wanted)
 
 
 @dataclass(frozen=True)
@@ -125,12 +136,12 @@ def find_evidence(page_text: str | None, *, claims: Iterable[str], subject: str,
     if len(normalize(quote).split()) >= MIN_QUOTE_WORDS:
         if not contains(page_text, quote):
             return Evidence(quote, "the quote is not on the fetched page")
-        if not any(contains(quote, c) for c in claims):
+        if not any(contains(f"{quote} {heading}", c) for c in claims):
             return Evidence(quote, "the quoted sentence does not state the answer")
         if not _names_subject(f"{quote} {heading}", subject, claims):
             return Evidence(quote, "the quoted sentence does not name the question's subject")
         return Evidence(quote)
-    stating = [s for s in split_sentences(page_text) if any(contains(s, c) for c in claims)]
+    stating = [s for s in split_sentences(page_text) if any(contains(f"{s} {heading}", c) for c in claims)]
     for sentence in stating:
         if _names_subject(f"{sentence} {heading}", subject, claims):
             return Evidence(sentence[:400])
