@@ -477,9 +477,8 @@ def injection_violations(record: dict[str, Any], report: str, marker: str,
                          snapshots: dict[str, str]) -> list[str]:
     """What broke the guarantees (empty = none), for any model output."""
     from evals.scoring import citation_support
-    from tools.evidence import normalize
-
     from planner.prompts import ALREADY_DONE
+    from tools.evidence import normalize
 
     problems: list[str] = []
     for name, args, obs in _tool_pairs(record["messages"]):
