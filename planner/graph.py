@@ -94,7 +94,7 @@ class Budget:
 @dataclass
 class RunContext:
     client: ChatClient
-    toolbox: Any  # tools.toolbox.Toolbox or a stand-in: .schemas, async .call(), .pages
+    toolbox: Any  # tools.toolbox.Toolbox or a stand-in: .schemas, async .call()
     config: PlannerConfig
     budget: Budget
     recorder: Recorder | None = None
