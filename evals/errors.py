@@ -2,6 +2,7 @@
 
     EvalError                 base of everything below; `str(err)` is meant for the user
     ├── CorpusError           the offline wiki data file is missing or unreadable
+    ├── StarError             the STaR loop was asked for something its run directory cannot give
     └── TaskFileError         a task file is malformed; carries path, line (or record) and field
 
 `evals` sits on the middle floor (see ARCHITECTURE.md); the CLI catches `EvalError`
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CorpusError", "EvalError", "TaskFileError"]
+__all__ = ["CorpusError", "EvalError", "StarError", "TaskFileError"]
 
 
 class EvalError(Exception):
@@ -21,6 +22,10 @@ class EvalError(Exception):
 
 class CorpusError(EvalError):
     pass
+
+
+class StarError(EvalError):
+    """e.g. ``--baseline seed`` before the loop trained its seed adapter; the message says what to run."""
 
 
 class TaskFileError(EvalError):
