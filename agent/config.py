@@ -22,6 +22,7 @@ __all__ = ["AgentConfig", "ConfigError", "load_config", "default_home"]
 Web = Literal["wiki", "searxng", "ddgs"]
 Mode = Literal["plan", "react"]
 Protocol = Literal["auto", "deepstar", "native"]
+Dtype = Literal["auto", "bf16", "fp32"]
 
 
 class ConfigError(ValueError):
@@ -60,6 +61,7 @@ class AgentConfig:
     server_port: int = _help("port of the embedded vLLM server", 8011)
     server_model_path: Path | None = _help("checkpoint served by `deepstar serve` (default: the prepared bundled model)", None)
     server_start_timeout_s: float = _help("how long to wait for the server's /health", 900.0)
+    server_dtype: Dtype = _help("what the embedded server computes in: 'auto' (bf16 where the CPU has native bf16 — AVX512-BF16 or AMX — else fp32; see reasoner/cpu.py), 'bf16' or 'fp32'", "auto")
     max_model_len: int = _help("context length the embedded server allocates (Gemma 3 270M: up to 32k)", 8192)
     # --- the web ------------------------------------------------------------------------
     web: Web = _help("search backend: the offline wiki site, a SearXNG instance, or ddgs", "wiki")

@@ -22,13 +22,14 @@ BUNDLED_NAME = BUNDLED_MODEL_DIRNAME  # the served name of the bundled model
 
 
 def server_spec(cfg: AgentConfig, *, model_path: Path | None = None, port: int | None = None,
-                enable_lora: bool = True, allow_public: bool = False) -> ServerSpec:
+                enable_lora: bool = True, allow_public: bool = False, dtype: str | None = None) -> ServerSpec:
     path = model_path or cfg.server_model_path or bundled_model_dir(cfg.models_dir)
     served = BUNDLED_NAME if Path(path) == bundled_model_dir(cfg.models_dir) else Path(path).name
     return ServerSpec(
         model_path=Path(path), served_name=served, state_path=cfg.server_state_path, log_dir=cfg.logs_dir,
         host=cfg.server_host, port=port or cfg.server_port, enable_lora=enable_lora,
         max_model_len=cfg.max_model_len, start_timeout_s=cfg.server_start_timeout_s, allow_public=allow_public,
+        dtype=dtype or cfg.server_dtype,
     )
 
 

@@ -35,7 +35,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PeakRSS", "RunSample", "TARGETS", "agent_phase", "parse_prometheus", "raw_phase", "verdicts"]
+__all__ = ["PeakRSS", "RunSample", "TARGETS", "agent_phase", "engine_breakdown", "parse_prometheus", "raw_phase",
+           "verdicts"]
 
 TARGETS = {"efficiency_at_16": 0.8, "speedup_16_over_1": 4.0, "other_fraction": 0.05, "peak_rss_gb": 1.5}
 
@@ -91,6 +92,33 @@ def _cache_hit_rate(after: dict[str, float], before: dict[str, float]) -> float 
     if not queries or hits is None:
         return None
     return hits / queries
+
+
+def engine_breakdown(after: dict[str, float], before: dict[str, float]) -> dict[str, float | None]:
+    """Where the server spent a phase's requests, per request on average, from vLLM's own
+    histograms: waiting in the queue (grammar compilation included: a structured request
+    waits there until its grammar is ready), time to first token, prefill and decode, and the
+    rates prefill and decode ran at (prefill counts only the tokens computed, not those the
+    prefix cache served)."""
+    n = _delta(after, before, "vllm:e2e_request_latency_seconds_count") or 0.0
+
+    def mean(name: str) -> float | None:
+        total = _delta(after, before, name)
+        return None if total is None or not n else total / n
+
+    def rate(tokens: str, seconds: str) -> float | None:
+        tok, sec = _delta(after, before, tokens), _delta(after, before, seconds)
+        return None if tok is None or not sec else tok / sec
+
+    return {"requests": n,
+            "queue_s": mean("vllm:request_queue_time_seconds_sum"),
+            "ttft_s": mean("vllm:time_to_first_token_seconds_sum"),
+            "prefill_s": mean("vllm:request_prefill_time_seconds_sum"),
+            "decode_s": mean("vllm:request_decode_time_seconds_sum"),
+            "e2e_s": mean("vllm:e2e_request_latency_seconds_sum"),
+            "prefill_tokens_per_s": rate("vllm:request_prefill_kv_computed_tokens_sum",
+                                         "vllm:request_prefill_time_seconds_sum"),
+            "decode_tokens_per_s": rate("vllm:generation_tokens_total", "vllm:request_decode_time_seconds_sum")}
 
 
 # --- memory ----------------------------------------------------------------------------------------------
@@ -193,6 +221,7 @@ async def agent_phase(run_task: Callable[[dict], Awaitable[RunSample]], tasks: S
         "prompt_tokens_per_s": prompt / wall, "generated_tokens_per_s": gen / wall,
         "prefix_cache_hit_rate": _cache_hit_rate(after, before),
         "server_generated_tokens": _delta(after, before, "vllm:generation_tokens_total"),
+        "engine": engine_breakdown(after, before),
         # by the runs' own timestamps; then with the time the loop was busy moved from
         # "model" (every run in flight waited through it) to "other", where it belongs
         "split_timestamps": stamps,
@@ -241,7 +270,8 @@ async def raw_phase(complete: Callable[[list[int], int], Awaitable[tuple[int, in
     return {"runs": len(runs), "requests": counted["requests"], "wall_s": wall,
             "prompt_tokens": counted["prompt"], "generated_tokens": counted["generated"],
             "prompt_tokens_per_s": counted["prompt"] / wall, "generated_tokens_per_s": counted["generated"] / wall,
-            "prefix_cache_hit_rate": _cache_hit_rate(after, before), "lengths": sent}
+            "prefix_cache_hit_rate": _cache_hit_rate(after, before), "engine": engine_breakdown(after, before),
+            "lengths": sent}
 
 
 # --- targets ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
     ├── CorpusError           the offline wiki data file is missing or unreadable
     ├── StageFailed           too many runs of an eval or STaR stage raised: a systematic failure
     │                         (server down, unknown model), not a sample to score 0
+    ├── StarError             the STaR loop was asked for something its run directory cannot give
     └── TaskFileError         a task file is malformed; carries path, line (or record) and field
 
 `evals` sits on the middle floor (see ARCHITECTURE.md); the CLI catches `EvalError`
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CorpusError", "EvalError", "StageFailed", "TaskFileError", "check_failures"]
+__all__ = ["CorpusError", "EvalError", "StageFailed", "StarError", "TaskFileError", "check_failures"]
 
 # a stage survives a few runs that raise (a flaky request), not a systematic failure
 MAX_RAISED_SHARE = 0.2
@@ -42,6 +43,10 @@ def check_failures(stage: str, errors: list[str], total: int, *, max_share: floa
     """Raise StageFailed when more than `max_share` of `total` runs raised (`errors`: their messages)."""
     if total and len(errors) > max(1, max_share * total):
         raise StageFailed(stage, len(errors), total, errors[0])
+
+
+class StarError(EvalError):
+    """e.g. ``--baseline seed`` before the loop trained its seed adapter; the message says what to run."""
 
 
 class TaskFileError(EvalError):

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.errors import check_failures
+from evals.errors import StarError, check_failures
 from evals.harness import run_eval
 from evals.scoring import is_success, normalize_answer, score_record
 from reasoner.errors import ReasonerError
@@ -238,6 +238,15 @@ def rebuild_dataset(seed_demos: Sequence[dict], kept: Sequence[dict], rationaliz
                         "messages": rec["messages"], "tools": rec.get("tools") or [], "origin": source,
                         "rationalized": source == "rationalized"})
     return out
+
+
+def seed_result(out_dir: str | Path) -> dict[str, Any]:
+    """The seed adapter (iteration 0) as the loop recorded it in `out_dir`'s metrics.json."""
+    metrics = StarLoop._read_json(Path(out_dir) / "metrics.json") or {}
+    if not metrics.get("seed"):
+        raise StarError(f"no seed adapter in {out_dir}: the seed baseline is the loop's iteration 0, so run "
+                        f"`deepstar star --out {out_dir} ...` without --baseline first")
+    return metrics["seed"]
 
 
 def steps_for(iteration: int, cfg: StarConfig) -> int:
@@ -548,13 +557,11 @@ class StarLoop:
                                        exemplars=exemplar_text(demos, self.cfg.fewshot_examples))
             model = self.deps.base_model
         elif kind == "seed":
-            seed_metrics = self._read_json(self.out / "metrics.json") or {}
-            if not seed_metrics.get("seed"):
-                raise ValueError("the seed baseline is the loop's iteration 0: run `deepstar star` first")
-            summary, model = seed_metrics["seed"]["evals"][0]["summary"], seed_metrics["seed"]["model"]
+            seed = seed_result(self.out)
+            summary, model = seed["evals"][0]["summary"], seed["model"]
         elif kind == "direct":
             if not direct_data:
-                raise ValueError("the direct baseline needs training tasks")
+                raise StarError("the direct baseline needs training tasks: give --train a file with train rows")
             self._write_dataset(d, direct_data, iteration=None)
             model = f"{self.cfg.run_name}-direct"
             # the step budget of the STaR run's last iteration
@@ -563,7 +570,7 @@ class StarLoop:
                               iteration=None, adapter=d / "adapter")
             summary = await self._eval(d, dev, model=model)
         else:
-            raise ValueError(f"unknown baseline {kind!r}: fewshot, seed or direct")
+            raise StarError(f"unknown baseline {kind!r}: use fewshot, seed or direct")
         out = {"baseline": kind, "model": model, "dev": summary}
         if kind == "direct":
             out.update(dataset_size=len(direct_data or []), steps=steps_for(self.cfg.iterations, self.cfg))

@@ -22,11 +22,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import httpx
 
+from reasoner.cpu import ServingPlan, detect_cpu, serving_plan
 from reasoner.errors import ModelNotPrepared, PortInUse, ServerError
 
 __all__ = [
@@ -59,6 +60,7 @@ class ServerSpec:
     start_timeout_s: float = 900.0
     extra_args: tuple[str, ...] = ()
     allow_public: bool = False  # binding beyond loopback needs this, and warns
+    dtype: str = "auto"  # 'auto' (reasoner.cpu decides from the CPU), 'bf16' or 'fp32'
 
 
 @dataclass
@@ -74,6 +76,9 @@ class ServerState:
     lora: bool = True
     adapters: list[str] = field(default_factory=list)
     healthy_at: float | None = None  # when it first answered /health
+    dtype: str | None = None  # what the engine computes in ('bf16' | 'fp32'; None: the engine's choice)
+    cpu_class: str | None = None  # reasoner.cpu's class of the CPU it runs on (None on CUDA)
+    cpu_emulated: bool = False  # a weaker class emulated (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA)
 
     @property
     def base_url(self) -> str:
@@ -120,7 +125,8 @@ def _alive(pid: int) -> bool:
 def read_state(state_path: Path) -> ServerState | None:
     try:
         data = json.loads(Path(state_path).read_text(encoding="utf-8"))
-        return ServerState(**data)
+        known = {f.name for f in fields(ServerState)}
+        return ServerState(**{k: v for k, v in data.items() if k in known})
     except (OSError, ValueError, TypeError):
         return None
 
@@ -162,7 +168,7 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _command(spec: ServerSpec, device: str) -> list[str]:
+def _command(spec: ServerSpec, device: str, plan: ServingPlan | None = None) -> list[str]:
     cmd = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(spec.model_path),
@@ -177,8 +183,10 @@ def _command(spec: ServerSpec, device: str) -> list[str]:
     ]
     if spec.enable_lora:
         cmd += ["--enable-lora", "--max-lora-rank", str(spec.max_lora_rank), "--max-loras", str(spec.max_loras)]
-    if device == "cpu":
-        cmd += ["--dtype", "bfloat16"]
+    if plan is not None:
+        cmd += ["--dtype", plan.vllm_dtype]
+    elif spec.dtype != "auto":
+        cmd += ["--dtype", {"bf16": "bfloat16", "fp32": "float32"}[spec.dtype]]
     return cmd + list(spec.extra_args)
 
 
@@ -216,6 +224,9 @@ def start_server(
         state, status = None, "stopped"
     if state is not None and status in ("healthy", "starting"):
         if state.port == spec.port or status == "healthy":
+            if spec.dtype != "auto" and state.dtype not in (None, spec.dtype):
+                warn(f"the running vLLM server computes in {state.dtype}, not the requested {spec.dtype}; "
+                     "stop it first (`deepstar serve --stop`) to change it")
             if status == "starting":
                 return _wait(state, spec, None, progress)
             return state
@@ -244,19 +255,33 @@ def start_server(
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
     env.setdefault("VLLM_NO_USAGE_STATS", "1")
     env.setdefault("DO_NOT_TRACK", "1")
+    plan = None
     if device == "cpu":
-        env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(spec.kv_cache_gib))
+        cpu = detect_cpu()
+        plan = serving_plan(spec.dtype, cpu, kv_cache_gib=spec.kv_cache_gib, pythonpath=env.get("PYTHONPATH", ""))
+        for key, value in plan.env.items():
+            # vLLM's own settings a user exported win; the emulation variables must hold together
+            if key.startswith("VLLM_"):
+                env.setdefault(key, value)
+            else:
+                env[key] = value
+    command = _command(spec, device, plan)
     with log_path.open("ab") as log:
         log.write(f"\n=== deepstar starting vLLM at {time.ctime()} ===\n".encode())
+        if plan is not None:
+            log.write(f"=== CPU class {plan.cpu_class}{' (emulated)' if plan.emulated else ''}, dtype {plan.dtype}: "
+                      f"{plan.reason} ===\n".encode())
         log.flush()
         proc = subprocess.Popen(
-            _command(spec, device), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,
         )
     state = ServerState(
         pid=proc.pid, host=spec.host, port=spec.port, model=spec.served_name,
         model_path=str(spec.model_path), log_path=str(log_path), device=device,
         started_at=time.time(), lora=spec.enable_lora,
+        dtype=plan.dtype if plan else (None if spec.dtype == "auto" else spec.dtype),
+        cpu_class=plan.cpu_class if plan else None, cpu_emulated=bool(plan and plan.emulated),
     )
     spec.state_path.parent.mkdir(parents=True, exist_ok=True)
     spec.state_path.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.adapters import DEFAULT_TARGET_MODULES
+from reasoner.cpu import choose_dtype, detect_cpu
 from reasoner.errors import MissingExtra, ModelNotPrepared
 from reasoner.protocol import END_OF_TURN, is_invalid_turn, render_prompt
 
@@ -330,22 +331,13 @@ def _resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _cpu_has_native_bf16() -> bool:
-    # Without AVX512-BF16 or AMX, CPU autocast emulates bf16 and runs slower than fp32.
-    get = getattr(torch.cpu, "get_capabilities", None)
-    caps = get() if get else {}
-    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
-
-
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """The compute dtype: the config's choice, or for 'auto' bf16 where the hardware has it."""
-    if dtype == "fp32":
-        return torch.float32
-    if dtype == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
+    """The compute dtype: the config's choice, or for 'auto' bf16 where the hardware has it
+    (on CPU, reasoner.cpu decides, as it does for serving)."""
+    if device.type == "cuda" and dtype == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    return torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
+    chosen = dtype if device.type == "cuda" else choose_dtype(dtype, detect_cpu())
+    return torch.bfloat16 if chosen == "bf16" else torch.float32
 
 
 # --- training ------------------------------------------------------------------------------
@@ -411,6 +403,8 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
     device = _resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
     torch.manual_seed(config.seed)
+    report({"event": "model", "device": device.type, "dtype": str(dtype).removeprefix("torch."),
+            "base_model": str(base_path)})
     base = AutoModelForCausalLM.from_pretrained(str(base_path), dtype=dtype)
     base.config.use_cache = False
     model = get_peft_model(base, LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
@@ -461,14 +455,15 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
         optimizer.zero_grad(set_to_none=True)
         trained_tokens += step_trained
         losses.append(step_loss)
+        elapsed = time.perf_counter() - t_loop
+        entry = {"event": "step", "step": step + 1, "max_steps": config.max_steps, "loss": round(step_loss, 5),
+                 "lr": lr, "tokens_per_s": round(total_tokens / elapsed, 2),
+                 "trained_tokens_per_s": round(trained_tokens / elapsed, 2),
+                 "step_s": round(elapsed / (step + 1), 3), "elapsed_s": round(elapsed, 3),
+                 "eta_s": round(elapsed / (step + 1) * (config.max_steps - step - 1), 1)}
         if (step + 1) % config.log_every == 0 or step + 1 == config.max_steps:
-            elapsed = time.perf_counter() - t_loop
-            entry = {"event": "step", "step": step + 1, "loss": round(step_loss, 5), "lr": lr,
-                     "tokens_per_s": round(total_tokens / elapsed, 2),
-                     "trained_tokens_per_s": round(trained_tokens / elapsed, 2),
-                     "step_s": round(elapsed / (step + 1), 3), "elapsed_s": round(elapsed, 3)}
-            log.append(entry)
-            report(entry)
+            log.append(entry)  # the metrics keep every log_every-th step; progress sees every step
+        report(entry)
     train_s = time.perf_counter() - t_loop
 
     # Artifacts: the adapter first, the marker last (atomically), so a crash in between

@@ -86,11 +86,14 @@ def fetch(
 
 
 def register(app: typer.Typer) -> None:
+    from agent.commands.bench_cpu import research_bench, startup
     from agent.commands.bench_faults import faults
     from agent.commands.bench_rollout import rollout
 
     bench_app.command("rollout")(rollout)
     bench_app.command("faults")(faults)
+    bench_app.command("startup")(startup)
+    bench_app.command("research")(research_bench)
     app.add_typer(bench_app, name="bench")
 
 
@@ -140,26 +143,74 @@ def generate(
     concurrency: Annotated[str, typer.Option(help="comma-separated concurrency levels")] = "1,8",
     base_url: Annotated[str | None, typer.Option("--base-url", help="endpoint (default: the embedded server)")] = None,
     model: Annotated[str | None, typer.Option("--model", help="model or adapter name")] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="checkpoint whose weights bound decoding "
+                                                  "(default: the embedded server's model)")] = None,
+    weights_dtype: Annotated[str | None, typer.Option("--weights-dtype", help="bf16 or fp32 (default: what the "
+                                                      "embedded server computes in)")] = None,
     out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
 ) -> None:
-    """Raw generation tokens/s of the served model, one request and several at once."""
+    """Raw generation tokens/s of the served model, one request and several at once, against
+    the memory-bandwidth bound of single-stream decoding; and the cost of a tool-call grammar."""
     from agent.runtime import ensure_embedded_server, make_client
-    from evals.bench_generate import bench_generate
+    from evals.bench_generate import bench_generate, bench_grammar
+    from evals.bench_memory import decode_bound, read_bandwidth, weight_bytes_per_token
+    from planner.prompts import ANSWER_TOOL
+    from reasoner.cpu import detect_cpu
+    from reasoner.protocol import tool_call_schema
+    from tools.toolbox import Toolbox
 
     cfg = load_config({"base_url": base_url, "model": model})
     embedded = cfg.base_url is None
-    url = cfg.base_url or ensure_embedded_server(cfg).base_url
+    state = None if not embedded else ensure_embedded_server(cfg)
+    url = cfg.base_url or state.base_url
     levels = tuple(int(c) for c in concurrency.split(",") if c.strip())
+    # the schema a research turn is decoded under: the web tools and the answer tool
+    schema = tool_call_schema([cls.schema() for cls in Toolbox.tool_classes] + [ANSWER_TOOL])
 
-    async def run() -> list[dict[str, Any]]:
+    async def run() -> tuple[list[dict[str, Any]], dict[str, float]]:
         async with make_client(cfg, url, embedded=embedded) as client:
-            return await bench_generate(client, tokens=tokens, concurrency=levels, model=cfg.model)
+            rows = await bench_generate(client, tokens=tokens, concurrency=levels, model=cfg.model)
+            grammar = await bench_grammar(client, schema, prompt=PROMPT_FOR_GRAMMAR, model=cfg.model)
+            return rows, grammar
 
-    rows = asyncio.run(run())
-    data = {"benchmark": "generate", "machine": machine_info(), "base_url": url, "runs": rows}
-    _report("generation throughput", [(f"concurrency {r['concurrency']}",
-                                       f"{r['tokens_per_s']:.1f} tok/s ({r['per_request_tokens_per_s']:.1f} per request)")
-                                      for r in rows], data, out)
+    rows, grammar = asyncio.run(run())
+    cpu = detect_cpu()
+    data: dict[str, Any] = {"benchmark": "generate", "machine": {**machine_info(), "cpu": cpu.as_dict()},
+                            "base_url": url, "runs": rows, "grammar": grammar,
+                            "server": {"dtype": state.dtype, "cpu_class": state.cpu_class} if state else None}
+    table = [(f"concurrency {r['concurrency']}", f"{r['tokens_per_s']:.1f} tok/s ({r['per_request_tokens_per_s']:.1f} "
+              "per request)") for r in rows]
+    path = weights or (Path(state.model_path) if state else None)
+    dtype = weights_dtype or (state.dtype if state else None)
+    if path is not None and dtype in ("bf16", "fp32"):
+        need = weight_bytes_per_token(path, dtype)
+        bw = read_bandwidth(need["bytes_per_token"])
+        bound = decode_bound(bw["gb_per_s"], need["bytes_per_token"])
+        one = next((r for r in rows if r["concurrency"] == 1), None)
+        data["bound"] = {**need, "bandwidth": bw, "decode_bound_tokens_per_s": round(bound, 2),
+                         "share_at_1": round(one["tokens_per_s"] / bound, 3) if one else None}
+        table += [("weights read per token", f"{need['bytes_per_token'] / 1e6:.0f} MB ({dtype}; largest table "
+                   f"{need['largest_table_share']:.0%})"),
+                  ("read bandwidth", f"{bw['gb_per_s']:.1f} GB/s ({bw['threads']} threads, {bw['buffer_mb']} MB)"),
+                  ("single-stream decode bound", f"{bound:.1f} tok/s")]
+        if one:
+            table.append(("1 request / bound", f"{one['tokens_per_s'] / bound:.0%}"))
+    elif path is not None:
+        table.append(("single-stream decode bound", "not computed: the server's dtype is not recorded (started "
+                      "by an older deepstar); pass --weights-dtype bf16|fp32"))
+    by_c = {r["concurrency"]: r["tokens_per_s"] for r in rows}
+    if 1 in by_c and len(by_c) > 1:
+        top = max(by_c)
+        data[f"speedup_{top}_over_1"] = round(by_c[top] / by_c[1], 2)
+        table.append((f"{top} requests / 1", f"{by_c[top] / by_c[1]:.2f}×"))
+    table += [("grammar: first use of a schema", f"+{1000 * grammar['compile_s']:.0f} ms"),
+              ("grammar: cached", f"+{1000 * grammar['cached_overhead_s']:.0f} ms"),
+              ("cpu", f"{cpu.model}, class {cpu.cpu_class}{' (emulated)' if cpu.emulated else ''}"
+               + (f", server computes in {state.dtype}" if state and state.dtype else ""))]
+    _report("generation throughput", table, data, out)
+
+
+PROMPT_FOR_GRAMMAR = "Question: In what year was the Eiffel Tower completed?\n<tool_call>"
 
 
 @bench_app.command("train")
@@ -174,20 +225,15 @@ def train(
     bf16 full fine-tune step loop and its MFU."""
     import torch
 
-    from agent.commands._common import err_console
+    from agent.commands._common import training_progress
     from evals.bench_train import bench_gpu_train, bench_train
     from reasoner.prepare import ensure_model
 
     cfg = load_config({})
     base = ensure_model(cfg.models_dir)
 
-    def show(event: dict[str, Any]) -> None:
-        if event["event"] == "step":
-            err_console.print(f"step {event['step']}: loss {event['loss']:.3f}, "
-                              f"{event['tokens_per_s']:.0f} tok/s, {event['step_s']:.2f} s/step")
-
     data = bench_train(base, steps=steps, conversations=conversations, batch_tokens=batch_tokens,
-                       dtype=dtype, progress=show)
+                       dtype=dtype, progress=training_progress("bench train"))
     rows = [("cpu", f"{data['machine']['cpu']} ({data['machine']['cores']} cores)"),
             ("device / dtype", f"{data['device']} / {data['dtype']}"),
             ("tokens per conversation", str(data["tokens_per_conversation"])),

@@ -198,6 +198,22 @@ def print_rollout(data: dict[str, Any]) -> None:
                       f"{a['peak_rss_bytes'] / 2**20:.0f} MiB", str(a["max_in_flight"]))
     console = Console(width=None if Console().is_terminal else 160)
     console.print(table)
+    engine = Table(title="where a model call's time goes (server side, mean per request, agent phase)")
+    for col in ("concurrency", "requests", "queue (grammar incl.)", "time to first token", "prefill", "decode",
+                "prefill tok/s", "decode tok/s per request"):
+        engine.add_column(col, justify="right")
+    for lv in data["levels"]:
+        e = lv["agent"].get("engine") or {}
+
+        def ms(key: str, e: dict = e) -> str:
+            return "—" if e.get(key) is None else f"{1000 * e[key]:.0f} ms"
+
+        def rate(key: str, e: dict = e) -> str:
+            return "—" if e.get(key) is None else f"{e[key]:.0f}"
+
+        engine.add_row(str(lv["concurrency"]), f"{e.get('requests') or 0:.0f}", ms("queue_s"), ms("ttft_s"),
+                       ms("prefill_s"), ms("decode_s"), rate("prefill_tokens_per_s"), rate("decode_tokens_per_s"))
+    console.print(engine)
     targets = Table(title="targets")
     for col in ("target", "measured", "met", "held back by"):
         targets.add_column(col)

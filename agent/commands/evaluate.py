@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from agent.commands._common import ConfigOpt, build_config, err_console
+from agent.commands._common import ConfigOpt, build_config, err_console, task_progress
 
 __all__ = ["register"]
 
@@ -89,8 +89,6 @@ def _version() -> str:
 
 async def _run(cfg: Any, tasks: list[dict], out: Path, concurrency: int, provenance: dict, *, resume: bool,
                exemplars: str | None = None) -> dict:
-    from rich.progress import Progress
-
     from agent import ResearchAgent
     from evals.harness import run_eval
 
@@ -100,11 +98,9 @@ async def _run(cfg: Any, tasks: list[dict], out: Path, concurrency: int, provena
             result = await agent.research(task["question"], task=task, **extra)
             return result.record
 
-        with Progress(console=err_console, transient=True) as bar:
-            job = bar.add_task("evaluating", total=len(tasks))
+        with task_progress("evaluating", len(tasks)) as update:
             return await run_eval(tasks, run, concurrency=concurrency, out_dir_or_path=out, resume=resume,
-                                  config=provenance,
-                                  progress=lambda done, total: bar.update(job, completed=done, total=total))
+                                  config=provenance, progress=update)
 
 
 def register(app: typer.Typer) -> None:

@@ -102,10 +102,12 @@ def star(
     config: Path | None = ConfigOpt,
 ) -> None:
     """Self-taught research: roll out, filter, rationalize, retrain from the base, serve again."""
-    from evals.star import StarConfig
+    from evals.star import StarConfig, seed_result
 
     if baseline not in (None, "fewshot", "seed", "direct"):
         raise typer.BadParameter(f"{baseline!r}: use fewshot, seed or direct", param_hint="--baseline")
+    if baseline == "seed":
+        seed_result(out)  # before anything starts: a clear line when the loop has not run yet
     scfg = StarConfig(out_dir=str(out), iterations=iterations, start=start, samples_per_task=samples,
                       temperature=temperature, train_sample=train_sample, base_steps=base_steps,
                       seed_steps=seed_steps, noise_seeds=noise_seeds, concurrency=concurrency, seed=seed,
@@ -231,13 +233,12 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
 
 def _train_job(config: dict, records_path: str) -> dict:
     """Train one adapter (in a child process); progress goes to stderr."""
-    import sys
 
+    from agent.commands._common import training_progress
     from reasoner.train import SFTConfig, load_records, train_sft
 
     result = train_sft(SFTConfig(**config), load_records(records_path),
-                       progress=lambda info: print(f"    train {json.dumps(info, default=str)[:160]}", file=sys.stderr,
-                                                   flush=True))
+                       progress=training_progress(f"    train {Path(config['output_dir']).name}"))
     return {"tokens_per_s": result.tokens_per_s, "final_loss": result.final_loss, "train_wall_s": result.wall_s}
 
 

@@ -10,6 +10,7 @@ import pytest
 from evals.bench_rollout import (
     RunSample,
     agent_phase,
+    engine_breakdown,
     parse_prometheus,
     raw_phase,
     verdicts,
@@ -26,6 +27,24 @@ def test_prometheus_text_is_parsed_and_summed_over_labels():
     m = parse_prometheus(METRICS + 'vllm:generation_tokens_total{engine="1",model_name="m"} 8.0\n')
     assert m["vllm:prefix_cache_hits_total"] == 750.0
     assert m["vllm:generation_tokens_total"] == 50.0
+
+
+def test_engine_breakdown_is_the_mean_per_request_of_the_phase():
+    before = {"vllm:e2e_request_latency_seconds_count": 10, "vllm:request_queue_time_seconds_sum": 1.0,
+              "vllm:time_to_first_token_seconds_sum": 2.0, "vllm:request_prefill_time_seconds_sum": 1.5,
+              "vllm:request_decode_time_seconds_sum": 5.0, "vllm:e2e_request_latency_seconds_sum": 8.0,
+              "vllm:request_prefill_kv_computed_tokens_sum": 300, "vllm:generation_tokens_total": 100}
+    after = {"vllm:e2e_request_latency_seconds_count": 14, "vllm:request_queue_time_seconds_sum": 1.4,
+             "vllm:time_to_first_token_seconds_sum": 4.0, "vllm:request_prefill_time_seconds_sum": 3.5,
+             "vllm:request_decode_time_seconds_sum": 9.0, "vllm:e2e_request_latency_seconds_sum": 14.0,
+             "vllm:request_prefill_kv_computed_tokens_sum": 1300, "vllm:generation_tokens_total": 180}
+    e = engine_breakdown(after, before)
+    assert e["requests"] == 4
+    assert e["queue_s"] == pytest.approx(0.1) and e["ttft_s"] == pytest.approx(0.5)
+    assert e["prefill_s"] == pytest.approx(0.5) and e["decode_s"] == pytest.approx(1.0) and e["e2e_s"] == 1.5
+    assert e["prefill_tokens_per_s"] == pytest.approx(500) and e["decode_tokens_per_s"] == pytest.approx(20)
+    # an endpoint without vLLM's histograms: nothing invented
+    assert set(engine_breakdown({}, {}).values()) == {0.0, None}
 
 
 class Counter:

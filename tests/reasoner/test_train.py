@@ -255,8 +255,13 @@ def test_tiny_training_is_deterministic_cycles_and_counts_drops(tiny_base, token
     # 5 steps x 2 micro-batches over 3 conversations: the data was cycled.
     epoch_tokens = sum(len(encode_conversation(tokenizer, r["messages"], TOOLS)[0]) for r in records(3))
     assert a.total_tokens > epoch_tokens
-    assert [e["step"] for e in events if e["event"] == "step"][:3] == [2, 4, 5]
+    # progress sees every step, with the ETA; the stored log keeps every log_every-th and the last
+    steps = [e for e in events if e["event"] == "step"][:5]
+    assert [e["step"] for e in steps] == [1, 2, 3, 4, 5] and all(e["max_steps"] == 5 for e in steps)
+    assert steps[-1]["eta_s"] == 0 and steps[0]["eta_s"] > 0
+    assert [e["event"] for e in events[:2]] == ["data", "model"]
     marker = json.loads((tmp_path / "a" / TRAIN_MARKER).read_text())
+    assert [e["step"] for e in marker["log"]] == [2, 4, 5]
     assert marker["iteration"] == 2 and marker["extra"] == {"dataset": "synthetic"}
     assert marker["dropped"] == {"too_long": 1, "no_labels": 1} and marker["dtype"] == "float32"
 
