@@ -47,10 +47,11 @@ from pathlib import Path
 from typing import Any
 
 from evals.errors import StarError, check_failures
-from evals.harness import run_eval
+from evals.harness import load_results, run_eval
 from evals.scoring import is_success, normalize_answer, score_record
 from reasoner.errors import ReasonerError
 from reasoner.protocol import strip_hint
+from reasoner.stats import paired_difference
 from tools.evidence import contains
 
 __all__ = [
@@ -290,8 +291,14 @@ def exemplar_text(demos: Sequence[dict], n: int) -> str:
 
 # --- the loop ---------------------------------------------------------------------------------------
 class StarLoop:
-    def __init__(self, cfg: StarConfig, deps: StarDeps, *, system: str | None = None) -> None:
+    """`extra_evals`: named task sets every eval of the run also scores (e.g. `human`: the
+    hand-written development questions), beside dev, into `<stage>/eval_<name>/`. They are
+    measured only: nothing is ever rolled out, rationalized or trained on them."""
+
+    def __init__(self, cfg: StarConfig, deps: StarDeps, *, system: str | None = None,
+                 extra_evals: Mapping[str, list[dict]] | None = None) -> None:
         self.cfg, self.deps, self.system = cfg, deps, system
+        self.extra_evals = dict(extra_evals or {})
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self._provenance = {"config": asdict(cfg), "base_model": deps.base_model,
@@ -402,8 +409,13 @@ class StarLoop:
             return await self.deps.run(task, model=model, hint=None, temperature=0.0, seed=self.cfg.seed,
                                        exemplars=exemplars)
 
-        return await run_eval(tasks, run, concurrency=self.cfg.concurrency, out_dir_or_path=d / "eval",
-                              resume=True, config={**self._provenance, "model": model, "stage": "eval"})
+        summary = await run_eval(tasks, run, concurrency=self.cfg.concurrency, out_dir_or_path=d / "eval",
+                                 resume=True, config={**self._provenance, "model": model, "stage": "eval"})
+        for name, extra in self.extra_evals.items():
+            self.deps.progress(f"{d.relative_to(self.out).as_posix()}: {name} eval of {model} ({len(extra)} tasks)")
+            await run_eval(extra, run, concurrency=self.cfg.concurrency, out_dir_or_path=d / f"eval_{name}",
+                           resume=True, config={**self._provenance, "model": model, "stage": f"eval_{name}"})
+        return summary
 
     async def _train(self, d: Path, records: list[dict], *, steps: int, seed: int, name: str,
                      iteration: int | None, adapter: Path) -> Path:
@@ -577,6 +589,57 @@ class StarLoop:
         self._write_json(d / "metrics.json", out)
         return out
 
+    # --- the test split, once, at the end ----------------------------------------------------------------------
+    def best_iteration(self) -> dict[str, Any]:
+        """The model chosen on dev: the iteration (0 = the seed adapter, training seed `cfg.seed`)
+        with the highest dev EM, the earlier one on a tie. Never decided on test."""
+        metrics = self._read_json(self.out / "metrics.json") or {}
+        if not metrics.get("seed"):
+            raise StarError(f"no finished STaR run in {self.out}: run the loop before scoring the test split")
+        seed = metrics["seed"]
+        best = {"iteration": 0, "model": seed["model"], "dir": self.out / "seed" / f"s{seed['evals'][0]['seed']}",
+                "adapter": self.out / "seed" / f"adapter-s{seed['evals'][0]['seed']}",
+                "em": seed["evals"][0]["summary"]["overall"]["em"]}
+        for m in metrics.get("iterations", []):
+            d = self.out / f"iter_{m['iteration']}"
+            if m["dev"]["overall"]["em"] > best["em"] and (d / "adapter").is_dir():
+                best = {"iteration": m["iteration"], "model": m["model"], "dir": d, "adapter": d / "adapter",
+                        "em": m["dev"]["overall"]["em"]}
+        return best
+
+    async def final_test(self, test: list[dict], demos: Sequence[dict] = ()) -> dict[str, Any]:
+        """Score the split held out for the report, once: the model chosen on dev and the baselines
+        that exist (seed, direct, fewshot), each into `test/<label>/eval`. A label already scored is
+        read back, never run again (resume), and the chosen model is recorded with it."""
+        best = self.best_iteration()
+        d = self.out / "test"
+        recorded = self._read_json(d / "metrics.json") or {}
+        if recorded.get("chosen") and recorded["chosen"]["model"] != best["model"]:
+            raise StarError(f"{d} already holds the test scores of {recorded['chosen']['model']}; the run now "
+                            f"chooses {best['model']} on dev. Test is scored once: move {d} away to score again")
+        seed = (self._read_json(self.out / "metrics.json") or {})["seed"]
+        arms: list[tuple[str, str, Path | None, str | None]] = [
+            ("chosen", best["model"], best["adapter"], None),
+            ("seed", seed["model"], self.out / "seed" / f"adapter-s{seed['evals'][0]['seed']}", None)]
+        if (self.out / "baseline_direct" / "adapter").is_dir():
+            arms.append(("direct", f"{self.cfg.run_name}-direct", self.out / "baseline_direct" / "adapter", None))
+        if (self.out / "baseline_fewshot").is_dir() and demos:
+            arms.append(("fewshot", self.deps.base_model, None, exemplar_text(demos, self.cfg.fewshot_examples)))
+        out: dict[str, Any] = {"chosen": {"iteration": best["iteration"], "model": best["model"],
+                                          "dev_em": best["em"]}, "arms": {}}
+        for label, model, adapter, exemplars in arms:
+            if adapter is not None:
+                await self.deps.load_adapter(model, adapter)
+            saved = dict(self.extra_evals)
+            self.extra_evals = {}  # test is test: no extra sets here
+            try:
+                summary = await self._eval(d / label, test, model=model, exemplars=exemplars)
+            finally:
+                self.extra_evals = saved
+            out["arms"][label] = {"model": model, "summary": summary}
+        self._write_json(d / "metrics.json", out)
+        return out
+
     # --- the whole run ----------------------------------------------------------------------------------------
     async def run(self, train: list[dict], dev: list[dict], demos: list[dict]) -> dict[str, Any]:
         cfg = self.cfg
@@ -681,6 +744,7 @@ def write_report(out_dir: str | Path) -> Path:
                       f"{m['rationalized']} (rate {m['rationalization_rate']:.3f}), dataset {m['dataset_size']}, "
                       f"{m['steps']} steps; dev EM by kind: {by_kind}; rejected: {m['rejected']}; "
                       f"rollout tokens {m['rollout_tokens']}; " + _stage_times(t)]
+    lines += _interval_sections(out, metrics)
     if metrics.get("early_stopped_at"):
         lines += ["", f"Early stop after iteration {metrics['early_stopped_at']} (no dev EM gain)."]
     if metrics.get("wall_s"):
@@ -689,6 +753,91 @@ def write_report(out_dir: str | Path) -> Path:
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _plot(out, metrics)
     return report
+
+
+def _arms(out: Path, metrics: Mapping[str, Any]) -> list[tuple[str, Path]]:
+    """(label, stage directory) of every model the run evaluated, in table order."""
+    arms = [(f"baseline: {k}", out / f"baseline_{k}") for k in ("fewshot", "direct") if (out / f"baseline_{k}").is_dir()]
+    seed = metrics.get("seed")
+    if seed:
+        arms += [(f"seed adapter s{e['seed']}", out / "seed" / f"s{e['seed']}") for e in seed["evals"]]
+    arms += [(f"iteration {m['iteration']}", out / f"iter_{m['iteration']}") for m in metrics.get("iterations", [])]
+    return arms
+
+
+def _per_task(stage: Path, name: str) -> dict[str, dict]:
+    return load_results(stage / name / "results.jsonl")
+
+
+def _delta(a: dict[str, dict], b: dict[str, dict], key: str) -> str:
+    if not a or not b or not set(a) & set(b):
+        return "—"
+    d = paired_difference({k: float(v[key]) for k, v in a.items()}, {k: float(v[key]) for k, v in b.items()})
+    mark = " **" if d["excludes_zero"] else ""
+    return f"{d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]{mark}"
+
+
+def _interval_sections(out: Path, metrics: Mapping[str, Any]) -> list[str]:
+    """Paired bootstrap 95% intervals (same tasks, resampled together) of each model's EM and
+    success rate (right and cited) against the seed adapter and against `direct`, on dev and on
+    every extra eval set; per-kind tables of the extra sets; and the test split when scored."""
+    arms = _arms(out, metrics)
+    seed_dir = next((d for label, d in arms if label.startswith("seed adapter")), None)
+    direct_dir = out / "baseline_direct"
+    sets = ["eval"] + sorted({p.name for _, d in arms for p in d.glob("eval_*") if (p / "results.jsonl").exists()})
+    lines: list[str] = []
+    for name in sets:
+        title = "dev" if name == "eval" else name.removeprefix("eval_")
+        seed_rows = _per_task(seed_dir, name) if seed_dir else {}
+        direct_rows = _per_task(direct_dir, name)
+        table = []
+        for label, d in arms:
+            rows = _per_task(d, name)
+            if not rows:
+                continue
+            n = len(rows)
+            em = sum(float(r["em"]) for r in rows.values()) / n
+            ok = sum(float(r["success"]) for r in rows.values()) / n
+            table.append(f"| {label} | {n} | {em:.3f} | {ok:.3f} | {_delta(rows, seed_rows, 'em')} | "
+                         f"{_delta(rows, seed_rows, 'success')} | {_delta(rows, direct_rows, 'em')} | "
+                         f"{_delta(rows, direct_rows, 'success')} |")
+        if not table:
+            continue
+        lines += ["", f"## {title}: paired bootstrap 95% intervals", "",
+                  "Differences on the same tasks, 10,000 resamples; ** marks an interval that excludes 0. "
+                  "Success = right and cited (every citation supported by a sentence of a page the run fetched).", "",
+                  "| model | tasks | EM | success | ΔEM vs seed | Δsuccess vs seed | ΔEM vs direct | Δsuccess vs direct |",
+                  "|---|---|---|---|---|---|---|---|", *table]
+        if name != "eval":
+            kinds = sorted({r["kind"] for _, d in arms for r in _per_task(d, name).values()})
+            lines += ["", f"{title} by kind (EM / success):", "", "| model | " + " | ".join(kinds) + " |",
+                      "|---|" + "---|" * len(kinds)]
+            for label, d in arms:
+                rows = list(_per_task(d, name).values())
+                if rows:
+                    cells = []
+                    for k in kinds:
+                        sub = [r for r in rows if r["kind"] == k]
+                        cells.append("—" if not sub else f"{sum(float(r['em']) for r in sub) / len(sub):.3f} / "
+                                     f"{sum(float(r['success']) for r in sub) / len(sub):.3f} (n={len(sub)})")
+                    lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    test = StarLoop._read_json(out / "test" / "metrics.json")
+    if test:
+        chosen = test["chosen"]
+        lines += ["", "## test split (scored once, at the end)", "",
+                  f"Chosen on dev: iteration {chosen['iteration']} (`{chosen['model']}`, dev EM {chosen['dev_em']:.3f}).", "",
+                  "| model | tasks | EM | success | ΔEM vs seed | Δsuccess vs seed | ΔEM vs direct | Δsuccess vs direct |",
+                  "|---|---|---|---|---|---|---|---|"]
+        rows_of = {label: _per_task(out / "test" / label, "eval") for label in test["arms"]}
+        for label, rows in rows_of.items():
+            if rows:
+                n = len(rows)
+                lines.append(f"| {label} (`{test['arms'][label]['model']}`) | {n} | "
+                             f"{sum(float(r['em']) for r in rows.values()) / n:.3f} | "
+                             f"{sum(float(r['success']) for r in rows.values()) / n:.3f} | "
+                             f"{_delta(rows, rows_of.get('seed', {}), 'em')} | {_delta(rows, rows_of.get('seed', {}), 'success')} | "
+                             f"{_delta(rows, rows_of.get('direct', {}), 'em')} | {_delta(rows, rows_of.get('direct', {}), 'success')} |")
+    return lines
 
 
 def _plot(out: Path, metrics: Mapping[str, Any]) -> None:

@@ -98,6 +98,12 @@ def star(
     lr: float = typer.Option(2e-4, "--lr", help="learning rate"),
     run_name: str = typer.Option("star", "--run-name", help="prefix of the adapter names served for this run"),
     patience: int = typer.Option(1, "--patience", min=1, help="iterations without a dev EM gain before stopping early"),
+    human: Path | None = typer.Option(None, "--human", help="extra development questions (JSONL, e.g. hand-written) "
+                                      "every eval also scores, beside dev; measured only, never trained on"),
+    test: Path | None = typer.Option(None, "--test", help="test tasks (JSONL; rows of another split are ignored) "
+                                     "for --final-test"),
+    final_test: bool = typer.Option(False, "--final-test", help="after the loop: score the model chosen on dev "
+                                    "and the baselines on --test, once"),
     home: Path | None = HomeOpt,
     config: Path | None = ConfigOpt,
 ) -> None:
@@ -116,7 +122,18 @@ def star(
     refuse_other_endpoint(cfg)
     train_tasks = _tasks(train, "train", train_limit, seed)
     dev_tasks = _tasks(dev, "dev", dev_limit, seed)
-    asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr))
+    extra = {}
+    if human is not None:
+        extra["human"] = _tasks(human, "dev", None, seed)
+        asked = {t["question"].strip().casefold() for t in train_tasks}
+        leaked = [t["id"] for t in extra["human"] if t["question"].strip().casefold() in asked]
+        if leaked:
+            raise typer.BadParameter(f"{len(leaked)} --human questions are also training tasks ({leaked[:3]}...): "
+                                     "development questions are never trained on", param_hint="--human")
+    if final_test and test is None:
+        raise typer.BadParameter("--final-test needs --test FILE (the test split)", param_hint="--final-test")
+    test_tasks = _tasks(test, "test", None, seed) if final_test and test is not None else None
+    asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr, extra, test_tasks))
 
 
 def refuse_other_endpoint(cfg: Any) -> None:
@@ -143,7 +160,8 @@ def refuse_other_endpoint(cfg: Any) -> None:
 
 
 async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[dict], demos_path: Path | None,
-                n_demos: int, baseline: str | None, lr: float) -> None:
+                n_demos: int, baseline: str | None, lr: float, extra_evals: dict[str, list[dict]],
+                test_tasks: list[dict] | None) -> None:
     from agent.api import ResearchAgent
     from agent.runtime import BUNDLED_NAME, ensure_embedded_server, make_client
     from agent.web import open_web
@@ -215,7 +233,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         deps = StarDeps(run=run, train=train, load_adapter=load, base_model=BUNDLED_NAME,
                         base_model_hash=marker.get("weights_sha256", ""), progress=log,
                         on_stage=_fault_point, check_adapter=check_adapter)
-        loop = StarLoop(scfg, deps, system=REACT_SYSTEM)
+        loop = StarLoop(scfg, deps, system=REACT_SYSTEM, extra_evals=extra_evals)
         if baseline:
             direct = None
             if baseline == "direct":
@@ -227,6 +245,10 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
             log(f"baseline {baseline}: dev EM {result['dev']['overall']['em']:.3f}")
         else:
             await loop.run(train_tasks, dev_tasks, demos)
+        if test_tasks is not None:
+            scored = await loop.final_test(test_tasks, demos)
+            log(f"test split: chosen on dev {scored['chosen']['model']}, test EM "
+                f"{scored['arms']['chosen']['summary']['overall']['em']:.3f}")
     report = write_report(out)
     typer.echo(report.read_text(encoding="utf-8"))
 

@@ -358,3 +358,73 @@ def test_deepstar_star_refuses_an_endpoint_other_than_the_one_it_loads_adapters_
     assert "http://127.0.0.1:9/v1" in message and "unset it" in message and "embedded server" in message
     assert len([line for line in message.splitlines() if line.strip()]) <= 2  # one clear message (may wrap)
     assert not (tmp_path / "out").exists() and time.monotonic() - t0 < 60  # refused before starting anything
+
+
+DEV30 = [{"id": f"d{i}", "question": f"When was tower {i} completed?", "answers": ["1889"],
+          "kind": "single" if i % 2 else "bridge"} for i in range(30)]
+HUMAN = [{"id": f"h{i}", "question": f"In which year was monument {i} finished?", "answers": ["1889"],
+          "kind": "comparison" if i % 3 == 0 else "single"} for i in range(12)]
+TEST = [{"id": f"x{i}", "question": f"When was bridge {i} completed?", "answers": ["1889"], "kind": "single"}
+        for i in range(10)]
+
+
+async def test_extra_eval_sets_are_scored_beside_dev_and_never_trained_on(tmp_path):
+    fakes = Fakes()
+    seen: list[tuple[str, float, str | None]] = []
+    inner = fakes.run
+
+    async def run(task, **kw):
+        seen.append((task["id"], kw["temperature"], kw["hint"]))
+        return await inner(task, **kw)
+
+    fakes.run = run
+    loop = make_loop(tmp_path, fakes, patience=5)
+    loop.extra_evals = {"human": HUMAN}
+    await loop.run(TRAIN, DEV30, [record(id="demo", question="Demo?")])
+    out = tmp_path / "star"
+    for stage in ("seed/s0", "seed/s1", "iter_1", "iter_2"):
+        assert len((out / stage / "eval_human" / "results.jsonl").read_text().splitlines()) == len(HUMAN)
+    human_runs = [s for s in seen if s[0].startswith("h")]
+    assert human_runs and all(t == 0.0 and h is None for _, t, h in human_runs)  # greedy evals only
+    for stage in ("iter_1", "iter_2"):
+        data = (out / stage / "dataset.jsonl").read_text()
+        assert "monument" not in data and all(h["id"] not in (out / stage / "rollouts.jsonl").read_text()
+                                                for h in HUMAN)
+
+    report = write_report(out).read_text()
+    # the seed adapter solves no dev task, the iterations all of them: a gain whose interval excludes 0
+    dev = report.split("## dev: paired bootstrap 95% intervals")[1].split("##")[0]
+    row = next(line for line in dev.splitlines() if line.startswith("| iteration 1 |"))
+    assert "| 30 | 1.000 |" in row and "+1.000 [+1.000, +1.000] **" in row
+    seed_row = next(line for line in dev.splitlines() if line.startswith("| seed adapter s0 |"))
+    assert "+0.000 [+0.000, +0.000] |" in seed_row and "**" not in seed_row
+    assert "## human: paired bootstrap 95% intervals" in report and "human by kind (EM / success):" in report
+    assert "| comparison | single |" in report
+
+
+async def test_the_test_split_is_scored_once_for_the_model_chosen_on_dev(tmp_path):
+    from evals.errors import StarError
+
+    fakes = Fakes()
+    loop = make_loop(tmp_path, fakes, patience=5)
+    with pytest.raises(StarError, match="run the loop"):
+        await loop.final_test(TEST)
+    await loop.run(TRAIN, DEV30, [record(id="demo", question="Demo?")])
+    best = loop.best_iteration()
+    assert best["iteration"] == 1 and best["model"] == "star-iter1"  # iteration 2 only ties: the earlier wins
+    scored = await loop.final_test(TEST)
+    assert scored["chosen"]["model"] == "star-iter1" and set(scored["arms"]) == {"chosen", "seed"}
+    assert scored["arms"]["chosen"]["summary"]["overall"]["em"] == 1.0
+    assert scored["arms"]["seed"]["summary"]["overall"]["em"] == 0.0
+    assert fakes.loaded[-2:] == ["star-iter1", "star-seed-s0"]
+    runs = len(fakes.runs)
+    await loop.final_test(TEST)  # read back, not run again
+    assert len(fakes.runs) == runs
+    # a run that would now choose another model refuses to score test a second time
+    metrics = json.loads((tmp_path / "star" / "metrics.json").read_text())
+    metrics["iterations"][1]["dev"]["overall"]["em"] = 2.0
+    (tmp_path / "star" / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(StarError, match="scored once"):
+        await loop.final_test(TEST)
+    report = write_report(tmp_path / "star").read_text()
+    assert "## test split (scored once, at the end)" in report and "| chosen (`star-iter1`) | 10 | 1.000 |" in report
