@@ -55,6 +55,7 @@ class AgentConfig:
     request_timeout_s: float = _help("read timeout of one model call", 300.0)
     max_retries: int = _help("retries on connection errors, 429 and 5xx", 3)
     max_concurrency: int = _help("model calls in flight at once from this process", 16)
+    use_proxy: bool = _help("reach a non-loopback base_url through the environment's HTTP(S)_PROXY (NO_PROXY honoured); off: every model-server request goes direct, and loopback always does", False)
     # --- the embedded server -----------------------------------------------------------
     server_host: str = _help("address the embedded vLLM server binds to", "127.0.0.1")
     server_port: int = _help("port of the embedded vLLM server", 8011)

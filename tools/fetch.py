@@ -45,7 +45,7 @@ from tools.extract import extract
 from tools.page import Link, Page, content_hash
 from tools.page_store import PageStore
 from tools.robots import HostLimiter, RobotsCache
-from tools.ssrf import CheckedURL, SSRFGuard
+from tools.ssrf import CheckedURL, Resolver, SSRFGuard
 
 __all__ = ["FetchConfig", "Fetcher", "Link", "Page", "decode_body"]
 
@@ -163,14 +163,14 @@ def _now() -> str:
 
 class Fetcher:
     def __init__(self, config: FetchConfig | None = None, *, client: httpx.AsyncClient | None = None,
-                 page_store: PageStore | None = None) -> None:
+                 page_store: PageStore | None = None, resolver: Resolver | None = None) -> None:
         self.config = config or FetchConfig()
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(self.config.timeout_s), follow_redirects=False, trust_env=False,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
         self.page_store = page_store
-        self.guard = SSRFGuard(self.config.allow_hosts)
+        self.guard = SSRFGuard(self.config.allow_hosts, resolver=resolver)
         self.limiter = HostLimiter(self.config.per_host_concurrency, self.config.per_host_delay_s)
         self.robots = RobotsCache(self._robots_text, self.config.user_agent)
 
@@ -190,6 +190,12 @@ class Fetcher:
         if self.page_store is not None and self.config.freshness_s > 0:
             cached = self.page_store.get_fresh(url, self.config.freshness_s)
             if cached is not None:
+                # a snapshot is served only where a fetch would go today: the guard and
+                # robots.txt of now (the allow-list or the site may have changed since)
+                for hop in dict.fromkeys((url, cached.final_url)):
+                    checked = await self.guard.check(hop)
+                    if self.config.respect_robots:
+                        await self.robots.check(str(checked.url))
                 return cached
         body = await self._get(url, robots=self.config.respect_robots, max_bytes=self.config.max_bytes)
         if len(body.data) > _OFFLOAD_BYTES:

@@ -43,7 +43,7 @@ from agent.faults.base import FaultContext, Scenario, ScenarioResult
 from agent.faults.scripted import ScriptedModel, answer, tool_call
 from agent.web import host_port, open_web
 
-__all__ = ["SCENARIOS", "hostile_sites", "prompt_injection_model", "prompt_injection_scripted",
+__all__ = ["SCENARIOS", "eiffel_policy", "hostile_sites", "prompt_injection_model", "prompt_injection_scripted",
            "secret_redaction", "ssrf_hostile_page"]
 
 UNTRUSTED_PREFIX = "[untrusted web content from "
@@ -633,6 +633,20 @@ async def prompt_injection_model(ctx: FaultContext) -> ScenarioResult:
 
 
 # --- secrets -------------------------------------------------------------------------------
+def eiffel_policy(messages: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    """A well-behaved model on the wiki: search, open the first result, answer 1889 from it."""
+    if not body.get("tools"):
+        return answer({"answer": "1889"})
+    n, last = _last_tool(messages)
+    if n == 0:
+        return tool_call("search", query="Eiffel Tower")
+    if n == 1:
+        return tool_call("open", url=_URL.findall(last)[0])
+    url = next(json.loads(c["function"]["arguments"])["url"] for m in messages
+               for c in m.get("tool_calls") or [] if c["function"]["name"] == "open")
+    return tool_call("answer", answer="1889", url=url)
+
+
 async def secret_redaction(ctx: FaultContext) -> ScenarioResult:
     from agent.store import TrajectoryStore
     from evals.export import EXPORT_FORMATS, write_export
@@ -640,20 +654,8 @@ async def secret_redaction(ctx: FaultContext) -> ScenarioResult:
     secret = f"sk-deepstar-{uuid.uuid4().hex}"
     password = f"pw-{uuid.uuid4().hex}"  # basic auth in a configured URL (unused by this wiki run)
 
-    def policy(messages: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
-        if not body.get("tools"):
-            return answer({"answer": "1889"})
-        n, last = _last_tool(messages)
-        if n == 0:
-            return tool_call("search", query="Eiffel Tower")
-        if n == 1:
-            return tool_call("open", url=_URL.findall(last)[0])
-        url = next(json.loads(c["function"]["arguments"])["url"] for m in messages
-                   for c in m.get("tool_calls") or [] if c["function"]["name"] == "open")
-        return tool_call("answer", answer="1889", url=url)
-
     home = ctx.home / "redaction"
-    with ScriptedModel(policy) as model:
+    with ScriptedModel(eiffel_policy) as model:
         cfg = AgentConfig(home=home, base_url=model.url, model="scripted-model", api_key=secret, web="wiki",
                           wiki_port=_free_port(), mode="react", max_steps=6,
                           searxng_url=f"http://deepstar:{password}@127.0.0.1:9/")
