@@ -65,8 +65,8 @@ class AgentConfig:
     # --- the web ------------------------------------------------------------------------
     web: Web = _help("search backend: the offline wiki site, a SearXNG instance, or ddgs", "wiki")
     searxng_url: str | None = _help("SearXNG base URL for --web searxng", None)
-    wiki_url: str | None = _help("URL of a running `deepstar web serve` (unset = start one for the run)", None)
-    wiki_port: int = _help("port of `deepstar web serve`", 8021)
+    wiki_url: str | None = _help("URL of a running `deepstar web serve` (unset = the wiki in-process at http://wiki.deepstar/, the same URLs in every run)", None)
+    wiki_port: int = _help("port `deepstar web serve` binds (browsers); runs do not use it", 8021)
     wiki_extra_pages: Path | None = _help("JSON file of extra articles (the corpus shape: title → {extract, description, topic}) the wiki site serves and indexes beside the corpus", None)
     allow_hosts: list[str] = _help("hosts the SSRF guard lets through even on private/loopback addresses", default_factory=list)
     fetch_timeout_s: float = _help("connect/read timeout of one fetch", 15.0)

@@ -7,7 +7,9 @@ forms that `inet_aton` accepts — decimal `2130706433`, octal `0177.0.0.1`, hex
 `0x7f.0.0.1`, short `127.1` — are parsed here, before any DNS, as are IPv6 literals and
 IPv4-mapped IPv6. Allow-listed hosts (`host` or `host:port`) skip the address check.
 Userinfo (`http://user:pw@host/`) is dropped from every checked URL, numeric or named,
-so no Basic credentials are ever sent. The resolver is a seam (`resolver=`): an async
+so no Basic credentials are ever sent. Names under `.deepstar` (the offline wiki's
+`wiki.deepstar`) are deepstar's in-process sites: never resolved, always refused here
+(the fetcher serves a mounted one itself, before the guard). The resolver is a seam (`resolver=`): an async
 `(host, port) -> [address, ...]`, the event loop's getaddrinfo by default.
 """
 
@@ -43,10 +45,11 @@ class CheckedURL:
     port: int
     ip: str
     allow_listed: bool
+    in_process: bool = False  # served by an in-process transport (no socket, no DNS)
 
     @property
     def connect_url(self) -> httpx.URL:
-        return self.url.copy_with(host=self.ip)
+        return self.url if self.in_process else self.url.copy_with(host=self.ip)
 
     @property
     def host_header(self) -> str:
@@ -156,6 +159,9 @@ class SSRFGuard:
             return CheckedURL(parsed, host, port, host, allowed)
         if not allowed and (host in _METADATA_HOSTS or host.endswith(".internal")):
             raise BlockedURL(text, f"{host} is a cloud metadata / internal host")
+        if host == "deepstar" or host.endswith(".deepstar"):
+            raise BlockedURL(text, f"{host} names one of deepstar's in-process sites (the offline wiki is "
+                                   "http://wiki.deepstar/ when the run's web is the wiki): never fetched over the network")
         if not allowed and (host == "localhost" or host.endswith(".localhost")):
             raise BlockedURL(text, f"{host} is a loopback name")
         try:

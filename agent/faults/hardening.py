@@ -28,7 +28,7 @@ from typing import Any
 from agent.config import AgentConfig
 from agent.faults.base import FaultContext, Scenario, ScenarioResult
 from agent.faults.scripted import ScriptedModel
-from agent.faults.web import LoopbackSite, _free_port, _research, eiffel_policy
+from agent.faults.web import LoopbackSite, _research, eiffel_policy
 from agent.web import host_port, open_web
 
 __all__ = ["PROXY_VARIABLES", "SCENARIOS", "ProxyTrap", "cache_before_guard", "proxy_bypass", "proxy_environment"]
@@ -164,7 +164,7 @@ async def proxy_bypass(ctx: FaultContext) -> ScenarioResult:
         # 1. a whole research run against a loopback endpoint, with an API key, opted in or not
         for use_proxy in (False, True):
             cfg = AgentConfig(home=home / f"use-proxy-{use_proxy}", base_url=model.url, model="scripted-model",
-                              api_key=secret, web="wiki", wiki_port=_free_port(), mode="react", max_steps=6,
+                              api_key=secret, web="wiki", mode="react", max_steps=6,
                               use_proxy=use_proxy)
             before = len(model.requests)
             result, _, steps = await _research(cfg, "In what year was the Eiffel Tower completed?")
