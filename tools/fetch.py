@@ -40,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from tools.errors import (
+    BlockedURL,
     DecodeError,
     FetchError,
     FetchTimeout,
@@ -220,7 +221,10 @@ class Fetcher:
         except ValueError:
             host, port = "", None
         if host in self._sites and parts.scheme == "http" and port in (None, 80):
-            clean = httpx.URL(url).copy_with(username=None, password=None, fragment=None)
+            try:
+                clean = httpx.URL(url).copy_with(username=None, password=None, fragment=None)
+            except (httpx.InvalidURL, ValueError, TypeError) as exc:
+                raise BlockedURL(url, f"not a valid URL ({exc})") from None
             return CheckedURL(clean, host, 80, host, allow_listed=True, in_process=True)
         return await self.guard.check(url)
 

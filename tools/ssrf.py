@@ -9,8 +9,9 @@ IPv4-mapped IPv6. Allow-listed hosts (`host` or `host:port`) skip the address ch
 Userinfo (`http://user:pw@host/`) is dropped from every checked URL, numeric or named,
 so no Basic credentials are ever sent. Names under `.deepstar` (the offline wiki's
 `wiki.deepstar`) are deepstar's in-process sites: never resolved, always refused here
-(the fetcher serves a mounted one itself, before the guard). The resolver is a seam (`resolver=`): an async
-`(host, port) -> [address, ...]`, the event loop's getaddrinfo by default.
+(the fetcher serves a mounted one itself, before the guard). The resolver is a seam
+(`resolver=`): an async `(host, port) -> [address, ...]`, the event loop's getaddrinfo
+by default.
 """
 
 from __future__ import annotations
