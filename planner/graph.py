@@ -67,7 +67,11 @@ class Recorder(Protocol):
 
 @dataclass
 class Budget:
-    """Limits shared by all branches of one run (one event loop: no lock needed)."""
+    """Limits shared by all branches of one run (one event loop: no lock needed).
+
+    A model call takes its step with `reserve()` before it is sent, so branches that
+    ask at the same moment cannot all pass a check made before any of them is counted;
+    tokens are known only after a call and are added by `spend()`."""
 
     max_steps: int
     max_tokens: int
@@ -77,8 +81,14 @@ class Budget:
     elapsed_before_s: float = 0.0  # wall time spent before a resume
     started: float = field(default_factory=time.monotonic)
 
+    def reserve(self) -> str | None:
+        """Take one model-call step; the reason instead when the budget is spent."""
+        reason = self.exhausted()
+        if reason is None:
+            self.steps += 1
+        return reason
+
     def spend(self, prompt_tokens: int, completion_tokens: int) -> None:
-        self.steps += 1
         self.tokens += prompt_tokens + completion_tokens
 
     def exhausted(self) -> str | None:
@@ -133,6 +143,10 @@ def evidence_snippet(page_text: str, answer: str, question: str = "") -> str:
     return max(sentences, key=lambda s: len(words & content_words(s)))[:400]
 
 
+class OutOfBudget(Exception):
+    """A model call was not made: the run's budget is spent (the message says which)."""
+
+
 def _usage_of(result: Any) -> tuple[int, int]:
     usage = getattr(result, "usage", None)
     return (getattr(usage, "prompt_tokens", 0), getattr(usage, "completion_tokens", 0))
@@ -142,6 +156,8 @@ async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list
                       tools: list[dict[str, Any]] | None = None, tool_choice: str | dict[str, Any] = "auto",
                       structured: dict[str, Any] | None = None) -> tuple[Any, dict[str, int]]:
     cfg = ctx.config
+    if (reason := ctx.budget.reserve()) is not None:  # before the call, synchronously
+        raise OutOfBudget(reason)
     t0 = time.monotonic()
     error = None
     result = None
@@ -229,9 +245,6 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     call_seq = 0
     done_calls: set[tuple[str, str]] = set()
     while True:
-        stop_reason = ctx.budget.exhausted()
-        if stop_reason:
-            break
         # the last allowed turn forces `answer` through the grammar, yet renders every tool: the
         # prompt is the one training renders for this turn
         last_chance = tool_calls >= cfg.max_tool_calls_per_branch
@@ -239,6 +252,9 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         try:
             result, used = await _model_call(ctx, node="research", branch=branch, messages=messages,
                                              tools=tools, tool_choice=choice_of)
+        except OutOfBudget as exc:
+            stop_reason = str(exc)
+            break
         except ContextLengthExceeded:
             # the conversation outgrew the model's window: stop this branch as a budget stop
             stop_reason = "context window full"
@@ -331,10 +347,11 @@ async def plan(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, 
     usage: dict[str, int] = {}
     texts: list[str] = []
     for _attempt in range(2):  # ask, then re-ask once if the plan is malformed
-        if ctx.budget.exhausted():
+        try:
+            result, used = await _model_call(ctx, node="plan", branch="plan", messages=messages,
+                                             structured={"json": prompts.plan_schema(k)})
+        except OutOfBudget:
             break
-        result, used = await _model_call(ctx, node="plan", branch="plan", messages=messages,
-                                         structured={"json": prompts.plan_schema(k)})
         usage = {key: usage.get(key, 0) + used[key] for key in used}
         texts = _clean_questions((_json_content(result) or {}).get("subquestions"), k, set(), question)
         if texts:
@@ -372,8 +389,11 @@ async def reflect(state: ResearchState, runtime: Runtime[RunContext]) -> dict[st
                 {"role": "user", "content": prompts.reflect_user(state["question"], state.get("notes", []),
                                                                  [s["text"] for s in open_subs])}]
     k = max(1, ctx.config.max_subquestions - len(subs) + len(open_subs))
-    result, used = await _model_call(ctx, node="reflect", branch="reflect", messages=messages,
-                                     structured={"json": prompts.reflect_schema(k)})
+    try:
+        result, used = await _model_call(ctx, node="reflect", branch="reflect", messages=messages,
+                                         structured={"json": prompts.reflect_schema(k)})
+    except OutOfBudget:
+        return {"round": rnd + 1}
     existing = {normalize(s["text"]) for s in subs}
     texts = _clean_questions((_json_content(result) or {}).get("missing"), k, existing, state["question"])
     new = [{"id": f"q{len(subs) + i}", "text": t, "status": "pending", "parent": open_subs[0]["id"],
@@ -395,14 +415,16 @@ async def write(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str,
         answer = notes[0]["answer"]
     elif notes:
         answer = notes[-1]["answer"]  # fallback: the last step of the chain
-        if not ctx.budget.exhausted():
-            messages = [{"role": "system", "content": prompts.WRITE_SYSTEM},
-                        {"role": "user", "content": prompts.final_answer_user(question, notes)}]
+        messages = [{"role": "system", "content": prompts.WRITE_SYSTEM},
+                    {"role": "user", "content": prompts.final_answer_user(question, notes)}]
+        try:
             result, usage = await _model_call(ctx, node="write", branch="write", messages=messages,
                                               structured={"json": prompts.FINAL_ANSWER_SCHEMA})
-            proposed = " ".join(str((_json_content(result) or {}).get("answer", "")).split())
-            if proposed:
-                answer = proposed
+        except OutOfBudget:
+            result = None
+        proposed = " ".join(str((_json_content(result) or {}).get("answer", "")).split()) if result else ""
+        if proposed:
+            answer = proposed
     # one citation per (page, snippet) a note rests on; only pages fetched in this run
     citations: list[dict[str, Any]] = []
     by_key: dict[tuple[str, str], int] = {}

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 
+from reasoner.endpoint import async_client
 from reasoner.errors import (
     BadModelOutput,
     ContextLengthExceeded,
@@ -182,6 +183,7 @@ class ReasonerClient:
         retry: RetryPolicy = RetryPolicy(),
         limits: Limits = Limits(),
         per_request_seed: bool = True,
+        use_env_proxy: bool = False,
     ) -> None:
         if protocol not in ("deepstar", "native"):
             raise ValueError(f"protocol must be 'deepstar' or 'native', got {protocol!r}")
@@ -198,8 +200,9 @@ class ReasonerClient:
         self.limits = limits
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=timeout.to_httpx(),
+        # the environment's proxy only by explicit choice, never for loopback (reasoner.endpoint)
+        self._http = http_client or async_client(
+            self.base_url, use_env_proxy=use_env_proxy, timeout=timeout.to_httpx(),
             limits=httpx.Limits(max_connections=limits.max_concurrency, max_keepalive_connections=limits.max_concurrency),
         )
         self._headers = headers

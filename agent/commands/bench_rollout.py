@@ -75,8 +75,10 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
     async def main() -> dict[str, Any]:
         import httpx
 
+        from reasoner.endpoint import async_client
+
         async with make_client(cfg, url, embedded=embedded, model=model_name) as client, \
-                httpx.AsyncClient(timeout=30) as http:
+                async_client(root, use_env_proxy=cfg.use_proxy, timeout=30) as http:
             name = await client._model(model_name)
             cfg.model = name
 

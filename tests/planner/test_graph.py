@@ -30,8 +30,8 @@ def react_policy(answer: str = "1889", url: str = PAGE):
     return policy
 
 
-def run(policy, mode="react", pages=None, **cfg):
-    client = ScriptedClient(policy)
+def run(policy, mode="react", pages=None, yields=0, **cfg):
+    client = ScriptedClient(policy, yields=yields)
     toolbox = FakeToolbox(pages or {PAGE: TEXT})
     pcfg = PlannerConfig(mode=mode, **cfg)
     recorder = ListRecorder()
@@ -133,6 +133,48 @@ def test_step_budget_stops_the_graph_cleanly_with_a_truncated_report():
     assert len(client.seen) == 4
     assert state["truncated"] and "step budget" in state["stop_reason"]
     assert "Stopped early" in state["report"]
+
+
+def three_branch_policy(messages, kwargs):
+    structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+    if "subquestions" in structured:
+        # each shares a content word with the question, so the plan guard keeps them all
+        return reply(json.dumps({"subquestions": ["Where is the Eiffel Tower?", "Who built the Eiffel Tower?",
+                                                  "When was the Eiffel Tower completed?"]}))
+    if "missing" in structured:
+        return reply(json.dumps({"missing": ["What is the Eiffel Tower made of?"]}))
+    if "answer" in structured:
+        return reply(json.dumps({"answer": "1889"}))
+    return call("search", query="again")  # branches never answer: they spend every step offered
+
+
+@pytest.mark.parametrize("max_steps", [2, 3, 4, 7])
+def test_parallel_branches_asking_at_once_never_exceed_the_step_budget(max_steps):
+    # plan takes one call; the three branches then ask for their next call at the same
+    # moment (each call yields to the event loop, so they are all in flight together)
+    state, client, _, recorder, _ = run(three_branch_policy, mode="plan", yields=3, max_steps=max_steps,
+                                        max_subquestions=3)
+    assert client.max_in_flight == 3 or max_steps < 4  # the calls really overlapped
+    assert len(client.seen) == max_steps  # every step used, none beyond
+    assert sum(s["kind"] == "llm" for s in recorder.steps) == max_steps
+    assert state["usage"]["model_calls"] == max_steps
+    assert state["truncated"] and "step budget" in state["stop_reason"]
+
+
+def test_every_node_counts_against_the_step_budget():
+    # plan, three one-step branches, reflect, a fourth branch and write: 7 calls in all
+    def policy(messages, kwargs):
+        if (kwargs.get("structured_outputs") or {}).get("json"):
+            return three_branch_policy(messages, kwargs)
+        return call("answer", answer="1889", url=PAGE)  # unopened page: reflect asks again
+
+    _, client, _, recorder, _ = run(policy, mode="plan", yields=2, max_steps=50, max_subquestions=4)
+    nodes = [s["node"] for s in recorder.steps if s["kind"] == "llm"]
+    assert sorted(set(nodes)) == ["plan", "reflect", "research", "write"] and len(nodes) == 7
+    for budget in range(1, len(nodes) + 1):
+        state, client, _, recorder, _ = run(policy, mode="plan", yields=2, max_steps=budget, max_subquestions=4)
+        assert len(client.seen) == sum(s["kind"] == "llm" for s in recorder.steps) <= budget
+        assert state["usage"]["model_calls"] == len(client.seen)
 
 
 def test_tool_calls_per_branch_are_bounded_then_answer_is_forced_with_every_tool_rendered():
