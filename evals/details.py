@@ -33,6 +33,7 @@ from evals.facts import DEMONYMS, Fact, display_name, extract_facts
 __all__ = [
     "ANSWER_TYPES",
     "DETAIL_RELATIONS",
+    "HEDGES",
     "answer_type_of",
     "corpus_facts",
     "extract_details",
@@ -70,7 +71,7 @@ _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _NAME_WORD = r"(?:[A-ZÀ-ÖØ-ÞŌŚŠŽ][\w.'’-]*)"
 _NAME = rf"{_NAME_WORD}(?: (?:{_NAME_WORD}|de|da|del|della|di|du|van|von|der|den|la|le|of|the|y|bin|ibn|al-\w+))*?(?: {_NAME_WORD})?"
 _NAME_END = r"(?=$|[.,;:)]| (?:in|on|at|from|for|who|which|with|to|after|during|under|while|when|as|and|but|near|between|by)\b)"
-_HEDGE = re.compile(
+HEDGES = re.compile(  # words that make a sentence a guess, not a statement
     r"\b(?:possibly|probably|perhaps|believed|thought to|claimed|disputed|uncertain|may have|might|"
     r"said to|allegedly|traditionally|legend|reportedly|supposedly|likely|unclear|unknown)\b", re.I
 )
@@ -173,7 +174,7 @@ def answer_type_of(answer: str) -> str:
         return "date"
     if re.fullmatch(rf"(?:{_NUM}) ?(?:[a-zA-Z°%][\w°/²]*)(?: [a-z]+)?", text) and not re.fullmatch(rf"{_NUM}", text):
         return "measure"
-    if re.fullmatch(rf"{_NUM}", text):
+    if re.fullmatch(rf"{_NUM}", text) or text.lower() in _NUMBER_WORDS:
         return "number"
     return "name"
 
@@ -208,6 +209,7 @@ _EVENT_VERBS = (
     "consecrated", "erected", "isolated", "introduced", "formulated", "coined", "first performed",
     "first published", "first described", "first synthesized", "first isolated", "first climbed",
     "first identified", "written", "directed", "sculpted", "developed", "released", "incorporated",
+    "dedicated", "unveiled", "first ascended", "first flown", "first broadcast",
 )
 _VERB = "(?P<verb>" + "|".join(sorted(map(re.escape, _EVENT_VERBS), key=len, reverse=True)) + ")"
 _EVENT = re.compile(rf"^ (?:was|were) (?:officially |formally |originally )?{_VERB}\b(?P<tail>.*)$")
@@ -296,20 +298,35 @@ _HAS_MEASURE = re.compile(
     rf"^ (?P<verb>has|had|covers|covered) (?:a |an )?(?:total )?(?:(?P<dim>length|height|area|elevation|depth|surface area) of )?"
     rf"(?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}(?=[ ,.;)]|$)"
 )
+_FRONTED_MEASURE = re.compile(
+    rf"^At (?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}(?: \([^()]*\))? (?P<dim>tall|high|long|wide|deep|in length|in height), (?P<who>it|the [a-z]+|[A-Z][\w ]+?) (?P<verb>is|was)\b"
+)
+_ITS_MEASURE = re.compile(
+    rf"^Its (?:total )?(?P<dim>height|length|area|elevation|depth|diameter|surface area) (?P<verb>is|was) (?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}(?=[ ,.;)]|$)"
+)
 _DIMS = {"tall": "height", "high": "height", "in height": "height", "long": "length", "in length": "length",
          "wide": "width", "deep": "depth", "in diameter": "diameter", "above sea level": "elevation",
          "surface area": "area"}
 
 
-def _measure_facts(a: Article, s: str, subj: _Subject) -> Iterator[Fact]:
-    m = _MEASURE.match(subj.rest) or _HAS_MEASURE.match(subj.rest)
+def _measure_facts(a: Article, s: str, subj: _Subject | None, own: set[str]) -> Iterator[Fact]:
+    """`own`: the heads that name the article ("it", "the river", its name), for fronted forms."""
+    if subj is not None:
+        m = _MEASURE.match(subj.rest) or _HAS_MEASURE.match(subj.rest)
+        rest = subj.rest
+    elif (m := _FRONTED_MEASURE.match(s)) and m["who"] in own:
+        rest = s
+    elif (m := _ITS_MEASURE.match(s)) and not is_person(a):
+        rest = s
+    else:
+        return
     if not m:
         return
     unit = m["unit"]
     dim = _DIMS.get(m["dim"] or "", m["dim"] or ("area" if unit in _AREA_UNITS else None))
     if dim is None or (dim == "area") != (unit in _AREA_UNITS):
         return  # "has 500 m" / "is 30 km2 long": no clear dimension
-    after = subj.rest[m.end():]
+    after = rest[m.end():]
     if re.match(r"\s*(?:–|-|to|or)\s*\d", after):
         return  # a range
     num = float(m["num"].replace(",", ""))
@@ -415,15 +432,17 @@ def _count_facts(a: Article, s: str, subj: _Subject) -> Iterator[Fact]:
 
 def _sentence_facts(a: Article, by_title: dict[str, Article]) -> Iterator[Fact]:
     sentences = split_sentences(a.extract)
+    heads, person = _subject_heads(a, sentences[0] if sentences else "")
+    own = {h[:1].lower() + h[1:] if h.startswith("The ") else h for h in heads} | ({"it"} if not person else set())
     for s, subj in zip(sentences, subjects(a, sentences), strict=True):
-        if _HEDGE.search(s):
+        if HEDGES.search(s):
             continue
         yield from _fronted_event(a, s)
         yield from _name_facts(a, s, subj, by_title)
+        yield from _measure_facts(a, s, subj, own)
         if subj is None:
             continue
         yield from _event_facts(a, s, subj, by_title)
-        yield from _measure_facts(a, s, subj)
         yield from _place_facts(a, s, subj, by_title)
         yield from _count_facts(a, s, subj)
         yield from _award_facts(a, s, subj)

@@ -28,11 +28,12 @@ def synth(
     from evals.synth import report as make_report
     from evals.synth import synthesize, write_tasks
 
-    tasks = synthesize(load_articles(corpus), n=n, seed=seed)
+    articles = load_articles(corpus)
+    tasks = synthesize(articles, n=n, seed=seed)
     write_tasks(tasks, out)
     typer.echo(f"wrote {len(tasks)} tasks to {out}")
     if report:
-        typer.echo(make_report(tasks))
+        typer.echo(make_report(tasks, articles={a.title: a for a in articles}))
 
 
 def demos(

@@ -31,10 +31,10 @@ def test_default_sizes(tasks):
 
 
 def test_splits_share_no_supporting_article(tasks, real_articles):
-    from evals.facts import extract_facts
+    from evals.details import corpus_facts
 
     articles = {a.title: a for a in real_articles}
-    split_map = synth.assign_splits(articles, extract_facts(articles.values()))
+    split_map = synth.assign_splits(articles, corpus_facts(articles.values()))
     titles = {split: set() for split in ("train", "dev", "test")}
     for t in tasks:
         assert {split_map[title] for title in t["supporting_titles"]} == {t["split"]}
@@ -50,10 +50,10 @@ def test_enough_bridges_in_every_split(tasks):
 
 
 def test_bridge_groups_share_a_split_lone_articles_hash(mini_corpus):
-    from evals.facts import extract_facts
+    from evals.details import corpus_facts
 
     articles = {a.title: a for a in mini_corpus}
-    split_map = synth.assign_splits(articles, extract_facts(articles.values()))
+    split_map = synth.assign_splits(articles, corpus_facts(articles.values()))
     assert split_map["Nineteen Eighty-Four"] == split_map["George Orwell"]
     assert split_map["Nairobi"] == split_map["Kenya"]
     assert split_map["Iron"] == synth.split_of("Iron")  # no bridge: its own hash
