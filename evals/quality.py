@@ -154,7 +154,7 @@ def answer_type_mismatch(task: Task) -> str | None:
 _BOUND_BEFORE = re.compile(r"(?:up to|more than|over|at least|less than|under|as much as|as many as|fewer than|"
                            r"at most|nearly|almost|between|from)\s*$", re.I)
 _RANGE_AFTER = re.compile(r"^\s*(?:–|-|to|or|and)\s*\d")
-_RANGE_BEFORE = re.compile(r"\d\s*(?:–|-|to|or)\s*$")
+_RANGE_BEFORE = re.compile(r"\d\s*(?:–|-|to|or)\s*$|\bbetween\s+[\d,.]+(?:\s*[a-z]+)?\s+and\s*$")
 
 
 def bound_not_value(task: Task) -> str | None:
