@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from evals.corpus import Article, split_sentences
-from evals.facts import DEMONYMS, Fact, display_name, extract_facts
+from evals.facts import DEMONYMS, NOT_PERSON, Fact, display_name, extract_facts
 
 __all__ = [
     "ANSWER_TYPES",
@@ -59,7 +59,7 @@ ANSWER_TYPES: dict[str, str] = {
 # relation -> the question forms in `evals.synth.TEMPLATES` use `extra["verb"]` etc.
 DETAIL_RELATIONS = (
     "event_year", "event_date", "event_agent", "measure", "former_name", "birth_name",
-    "birthplace", "deathplace", "named_after", "count", "award_year",
+    "birthplace", "deathplace", "named_after", "count", "award_year", "deed_year",
 )
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -108,11 +108,13 @@ class _Subject:
 
     head: str
     rest: str  # the sentence after the subject words, starting with a space
+    year: str | None = None  # a fronted "In 1903, ..." before the subject
 
 
 def is_person(a: Article) -> bool:
-    """A person's article: a lifespan description and he/she in the text."""
-    return bool(_PERSON_DESC.search(a.description) and re.search(r"\b(?:He|She|he|she)\b", a.extract))
+    """A person's article: a lifespan description that names no war, dynasty, ... and he/she in the text."""
+    return bool(_PERSON_DESC.search(a.description) and not NOT_PERSON.search(a.description)
+                and re.search(r"\b(?:He|She|he|she)\b", a.extract))
 
 
 def _surname(a: Article) -> str | None:
@@ -160,8 +162,9 @@ def subjects(a: Article, sentences: list[str]) -> list[_Subject | None]:
         if fronted := _IN_YEAR.match(s):  # "In 1903, she ..." / "In 1903 the city ..."
             body = s[fronted.end():]
             body = body[:1].upper() + body[1:]
-        found = next((h for h in options if body.startswith(h + " ") and not body.startswith(h + " and ")), None)
-        out.append(_Subject(found, body[len(found):]) if found else None)
+        found = next((h for h in options if body.startswith(h + " ") and not re.match(
+            r" (?:and|or|of)\b| [A-Z0-9]", body[len(h):])), None)  # not "The Cook Islands Exclusive Economic Zone"
+        out.append(_Subject(found, body[len(found):], fronted["year"] if fronted else None) if found else None)
     return out
 
 
@@ -214,7 +217,7 @@ _EVENT_VERBS = (
 _VERB = "(?P<verb>" + "|".join(sorted(map(re.escape, _EVENT_VERBS), key=len, reverse=True)) + ")"
 _EVENT = re.compile(rf"^ (?:was|were) (?:officially |formally |originally )?{_VERB}\b(?P<tail>.*)$")
 _FRONTED = re.compile(rf"^(?P<verb>Founded|Established|Built|Completed|Constructed|Opened|Published) in (?P<year>{_YEAR}), ")
-_WHEN = re.compile(rf"^ (?:in (?P<year>{_YEAR})(?! ?(?:BC|BCE|–|-|to|and|or))\b|on (?P<date>\d{{1,2}} {_MONTH} {_YEAR}|{_MONTH} \d{{1,2}}, {_YEAR})\b)")
+_WHEN = re.compile(rf"^ (?:in (?:(?P<month>{_MONTH}) )?(?P<year>{_YEAR})(?! ?(?:BC|BCE|–|-|to|and|or))\b|on (?P<date>\d{{1,2}} {_MONTH} {_YEAR}|{_MONTH} \d{{1,2}}, {_YEAR})\b)")
 _BY = re.compile(rf"^ by (?:the |a |an )?(?:(?:[a-z][\w-]*|{'|'.join(DEMONYMS)}|[A-Z][a-z]+-[A-Z][a-z]+) ){{0,3}}?(?P<who>{_NAME}){_NAME_END}")
 
 
@@ -231,8 +234,8 @@ def _event_facts(a: Article, s: str, subj: _Subject, by_title: dict[str, Article
     if not m:
         return
     verb, tail = m["verb"], m["tail"]
-    if fronted := _IN_YEAR.match(s):  # "In 1803, it was discovered by ...": the year comes first
-        tail = f" in {fronted['year']}{tail}"
+    if subj.year:  # "In 1803, it was discovered by ...": the year comes first
+        tail = f" in {subj.year}{tail}"
     when = who = None
     for _ in range(2):  # "in 1803 by X" or "by X in 1803"
         if (w := _WHEN.match(tail)) and when is None:
@@ -241,7 +244,8 @@ def _event_facts(a: Article, s: str, subj: _Subject, by_title: dict[str, Article
             who, tail = b, tail[b.end():]
     if when is not None:
         if when["year"]:
-            yield _fact(a, "event_year", when["year"], "year", s, number=int(when["year"]), verb=verb)
+            month = [f"{when['month']} {when['year']}"] if when["month"] else []
+            yield _fact(a, "event_year", when["year"], "year", s, aliases=month, number=int(when["year"]), verb=verb)
         else:
             year = int(re.search(r"\d{3,4}$", when["date"])[0])
             yield _fact(a, "event_date", when["date"], "date", s, aliases=_date_aliases(when["date"])[1:],
@@ -262,9 +266,16 @@ _AWARD = re.compile(
 )
 
 
+_AWARD_FRONTED = re.compile(rf"^ (?:was awarded|won|received|earned) the (?P<prize>{_NAME}(?: (?:in|for) (?:{_NAME}))?)(?=[,.;]|$)")
+_AWARD_DATED = re.compile(rf"^ (?:was awarded|won|received|earned) the (?P<year>{_YEAR}) (?P<prize>{_NAME}(?: (?:in|for) (?:{_NAME}))?)(?=[ ,.;]|$)")
+
+
 def _award_facts(a: Article, s: str, subj: _Subject) -> Iterator[Fact]:
-    """'Curie was awarded the Nobel Prize in Physics in 1903': the year of one named prize."""
-    m = _AWARD.match(subj.rest)
+    """'Curie was awarded the Nobel Prize in Physics in 1903' (or 'In 1903, she received the
+    Nobel Prize in Physics', 'He earned the 1934 Nobel Prize in Chemistry'): one prize's year."""
+    m = _AWARD.match(subj.rest) or _AWARD_DATED.match(subj.rest)
+    if m is None and subj.year and (f := _AWARD_FRONTED.match(subj.rest)):
+        m = {"prize": f["prize"], "year": subj.year}
     if m and re.search(r"\b(?:Prize|Award|Medal|Order|Cross|Cup|Trophy)\b", m["prize"]):
         yield _fact(a, "award_year", m["year"], "year", s, number=int(m["year"]), prize=m["prize"])
 
@@ -280,19 +291,55 @@ def _fronted_event(a: Article, s: str) -> Iterator[Fact]:
         yield _fact(a, "event_year", m["year"], "year", s, number=int(m["year"]), verb=m["verb"].lower())
 
 
+# 1b. a person's dated deeds: "He coined the term black body in 1860", "In 1958, he married ..."
+_DEEDS = {  # past tense -> base form, for "In what year did X <base> <object>?"
+    "coined": "coin", "discovered": "discover", "invented": "invent", "founded": "found", "established": "establish",
+    "built": "build", "designed": "design", "wrote": "write", "composed": "compose", "painted": "paint",
+    "published": "publish", "formulated": "formulate", "proposed": "propose", "introduced": "introduce",
+    "developed": "develop", "married": "marry", "joined": "join", "became": "become", "moved": "move",
+    "emigrated": "emigrate", "returned": "return", "settled": "settle", "entered": "enter",
+    "completed": "complete", "patented": "patent", "isolated": "isolate", "synthesized": "synthesize",
+    "described": "describe", "premiered": "premiere", "directed": "direct", "recorded": "record",
+    "released": "release", "launched": "launch", "created": "create", "earned": "earn", "graduated": "graduate",
+}
+_DEED_VERB = "(?P<verb>" + "|".join(sorted(_DEEDS, key=len, reverse=True)) + ")"
+_DEED_OBJ = r"(?P<obj>(?:(?:to|from|in|at) )?(?:the |a |an |his |her )?[^,;:()\d\"“”]{2,70}?)"
+_DEED = re.compile(rf"^ (?:also |first |later |then )?{_DEED_VERB} {_DEED_OBJ}(?: in (?P<year>{_YEAR}))?(?=$|[.,;])")
+
+
+def _deed_facts(a: Article, s: str, subj: _Subject, person: bool) -> Iterator[Fact]:
+    if not person or not (m := _DEED.match(subj.rest)):
+        return
+    year = m["year"] or subj.year
+    if not year or (m["year"] and subj.year):
+        return
+    obj = m["obj"].strip()
+    if re.search(r"\b(?:and|or|which|who|where|when|while|with|after|before|until|as|during|by)\b", obj) or \
+            len(obj.split()) > 9 or _PRONOUN_RE.search(obj):
+        return  # a clause or a list, not one object
+    yield _fact(a, "deed_year", year, "year", s, number=int(year), verb=m["verb"], base=_DEEDS[m["verb"]], obj=obj)
+
+
+_PRONOUN_RE = re.compile(r"\b(?:it|they|them|this|that|these|those|him|her|he|she)\b")
+
+
 # 2. measures: "The river is 3,190 kilometres (1,980 mi) long", "... has an area of 517 km2"
 _UNITS = {
     "m": 1.0, "metres": 1.0, "meters": 1.0, "metre": 1.0, "meter": 1.0, "km": 1000.0, "kilometres": 1000.0,
     "kilometers": 1000.0, "ft": 0.3048, "feet": 0.3048, "mi": 1609.344, "miles": 1609.344,
     "km2": 1e6, "km²": 1e6, "square kilometres": 1e6, "square kilometers": 1e6, "sq mi": 2.59e6,
-    "square miles": 2.59e6, "hectares": 1e4, "ha": 1e4, "acres": 4046.86,
+    "square miles": 2.59e6, "mi2": 2.59e6, "hectares": 1e4, "ha": 1e4, "acres": 4046.86,
 }
-_AREA_UNITS = {"km2", "km²", "square kilometres", "square kilometers", "sq mi", "square miles", "hectares", "ha", "acres"}
+_AREA_UNITS = {"km2", "km²", "square kilometres", "square kilometers", "sq mi", "square miles", "mi2", "hectares", "ha",
+               "acres"}
 _UNIT = "(?P<unit>" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + ")"
 _APPROX = r"(?P<approx>about|approximately|roughly|around|some|nearly|almost) "
 _MEASURE = re.compile(
     rf"^ (?P<verb>is|was|stands|rises|measures|reaches|extends|stretches|runs) (?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}"
     rf"(?: \([^()]*\))? (?P<dim>tall|high|long|wide|deep|in length|in height|in diameter|above sea level)\b"
+)
+_FLOWS_FOR = re.compile(
+    rf"^ (?P<verb>flows|runs|stretches|extends) for (?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}(?=[ ,.;)]|$)"
 )
 _HAS_MEASURE = re.compile(
     rf"^ (?P<verb>has|had|covers|covered) (?:a |an )?(?:total )?(?:(?P<dim>length|height|area|elevation|depth|surface area) of )?"
@@ -312,7 +359,7 @@ _DIMS = {"tall": "height", "high": "height", "in height": "height", "long": "len
 def _measure_facts(a: Article, s: str, subj: _Subject | None, own: set[str]) -> Iterator[Fact]:
     """`own`: the heads that name the article ("it", "the river", its name), for fronted forms."""
     if subj is not None:
-        m = _MEASURE.match(subj.rest) or _HAS_MEASURE.match(subj.rest)
+        m = _MEASURE.match(subj.rest) or _HAS_MEASURE.match(subj.rest) or _FLOWS_FOR.match(subj.rest)
         rest = subj.rest
     elif (m := _FRONTED_MEASURE.match(s)) and m["who"] in own:
         rest = s
@@ -323,7 +370,9 @@ def _measure_facts(a: Article, s: str, subj: _Subject | None, own: set[str]) -> 
     if not m:
         return
     unit = m["unit"]
-    dim = _DIMS.get(m["dim"] or "", m["dim"] or ("area" if unit in _AREA_UNITS else None))
+    implied = "area" if unit in _AREA_UNITS else ("length" if m.re is _FLOWS_FOR else None)
+    said = m.groupdict().get("dim")
+    dim = _DIMS.get(said or "", said or implied)
     if dim is None or (dim == "area") != (unit in _AREA_UNITS):
         return  # "has 500 m" / "is 30 km2 long": no clear dimension
     after = rest[m.end():]
@@ -337,6 +386,7 @@ def _measure_facts(a: Article, s: str, subj: _Subject | None, own: set[str]) -> 
     if m["approx"]:
         aliases.append(f"{m['approx']} {value}")
     tense = "was" if m["verb"] in {"was", "had", "covered"} else "is"
+
     yield _fact(a, "measure", value, "measure", s, aliases=[x for x in aliases if x], number=num * _UNITS[unit],
                 dim=dim, tense=tense, approx=bool(m["approx"]))
 
@@ -446,13 +496,14 @@ def _sentence_facts(a: Article, by_title: dict[str, Article]) -> Iterator[Fact]:
         yield from _place_facts(a, s, subj, by_title)
         yield from _count_facts(a, s, subj)
         yield from _award_facts(a, s, subj)
+        yield from _deed_facts(a, s, subj, person)
 
 
 def _unique(facts: list[Fact]) -> list[Fact]:
     """Drop every fact whose (relation, verb/dim/noun) occurs twice in one article with
     different values: the text states two answers to one question."""
     def key(f: Fact) -> tuple:
-        return (f.title, f.relation, f.extra.get("verb"), f.extra.get("dim"), f.extra.get("noun"))
+        return (f.title, f.relation, f.extra.get("verb"), f.extra.get("dim"), f.extra.get("noun"), f.extra.get("obj"))
 
     values: dict[tuple, set[str]] = {}
     for f in facts:

@@ -46,7 +46,7 @@ SINGLE_RELATIONS = (
     "atomic_number", "element_symbol", "founded_year",
     # details inside the extract (evals.details)
     "event_year", "event_date", "event_agent", "measure", "count", "former_name", "birth_name",
-    "birthplace", "deathplace", "named_after", "award_year",
+    "birthplace", "deathplace", "named_after", "award_year", "deed_year",
 )
 
 # {a}: the entity; {A}: the same, sentence-initial. Work placeholders: {type} {verb} {role};
@@ -219,6 +219,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{A} is named after whom or what?",
         "After whom or what was {a} named?",
     ),
+    "deed_year": (
+        "In what year did {a} {base} {obj}?",
+        "When did {a} {base} {obj}? Give the year.",
+        "{A} {verb} {obj} in which year?",
+    ),
     "award_year": (
         "In what year did {a} receive the {prize}?",
         "When was {a} awarded the {prize}? Give the year.",
@@ -337,9 +342,10 @@ LINK_PHRASES = {
     "named_after": "the namesake of {a}",
     "birthplace": "the birthplace of {a}",
 }
+MAX_COMPOSED_PER_FACT = 2
 # second hops asked through LINK_PHRASES (relations whose templates need only the fact's own fields)
 COMPOSED_HOPS = ("birth_year", "death_year", "founded_year", "event_year", "event_date", "event_agent",
-                 "measure", "count", "former_name", "birth_name", "birthplace", "award_year")
+                 "measure", "count", "former_name", "birth_name", "birthplace", "award_year", "deed_year")
 
 ROLES = {"directed": "director", "written": "author", "painted": "painter", "sculpted": "sculptor",
          "composed": "composer", "recorded": "artist"}
@@ -417,8 +423,12 @@ class _Namer:
         return f"{first} {rest}".strip()
 
     def name(self, title: str, rng: random.Random, avoid: Iterable[str] = ()) -> tuple[str, str]:
-        """(reference, form). `avoid`: strings the description must not contain (answers, B)."""
+        """(reference, form). `avoid`: strings the description must not contain (answers, B).
+        A name the article itself writes with "The" ("The Volga is ...") gets its "the"."""
         name = display_name(title)
+        article = self.articles.get(title)
+        if article is not None and article.extract.startswith(f"The {name} "):
+            name = f"the {name}"
         desc = self.description(title)
         if desc and not any(x and x.lower() in desc.lower() for x in avoid) and rng.random() < 0.4:
             return f"{name} ({desc})", "title+description"
@@ -474,6 +484,8 @@ def _fields(fact: Fact) -> dict[str, str]:
         fields["how"] = extra["how"]
     if fact.relation == "award_year":
         fields["prize"] = extra["prize"]
+    if fact.relation == "deed_year":
+        fields.update(verb=extra["verb"], base=extra["base"], obj=extra["obj"])
     return fields
 
 
@@ -527,6 +539,7 @@ def _bridges(facts: list[Fact], articles: dict[str, Article], namer: _Namer, spl
     for f in facts:
         by_title[f.title].append(f)
     by_name = {display_name(t): t for t in sorted(articles)}
+    asked: Counter[tuple] = Counter()  # composed bridges per fact of B: a country's area, asked through 2 of its cities
     for link in facts:
         b_title = _bridge_target(link, articles, by_name)
         if b_title is None or splits[b_title] != splits[link.title] or not _link_usable(link, articles[b_title]):
@@ -546,13 +559,18 @@ def _bridges(facts: list[Fact], articles: dict[str, Article], namer: _Namer, spl
                 templates, fields = TEMPLATES[_template_key(fact)], _fields(fact)
             else:
                 continue
+            composed = relation not in TEMPLATES
+            key = (fact.title, fact.relation, fact.value)
+            if composed and asked[key] >= MAX_COMPOSED_PER_FACT:
+                continue
             k = rng.randrange(len(templates))
             ref, form = namer.name(link.title, rng, avoid=[*answers, *b_names])
-            if relation not in TEMPLATES:
+            if composed:
                 ref = _render_phrase(LINK_PHRASES[link.relation], a=ref, **_fields(link))
             question = _render(templates[k], a=ref, **fields)
             if any(x and x.lower() in question.lower() for x in b_names):
                 continue  # the question must not name B
+            asked[key] += composed
             yield _task("bridge", relation, k, question, answers, fact.answer_type, [link, fact],
                         splits[link.title], naming=form, bridge_title=b_title)
 
@@ -636,11 +654,15 @@ def synthesize(
     n: int | None = None,
     seed: int = 0,
     splits: Sequence[str] = ("train", "dev", "test"),
+    per_relation: int | None = None,
 ) -> list[dict]:
     """Tasks from the corpus, deterministic in (corpus, seed).
 
-    `n` caps the total number of tasks over the requested `splits` (a seeded sample, so the
-    splits keep their proportions); None keeps every task that passes the quality rules.
+    `per_relation` caps the tasks of each relation in each split (a seeded sample): the
+    description-line relations (birth and death years, nationality: ~1,000 tasks each) then
+    no longer drown the in-text details (a few dozen each). `n` then caps the total over the
+    requested `splits` (a seeded sample, so the splits keep their proportions); None keeps
+    every task that passes the quality rules.
     """
     articles = {}
     for a in corpus_articles:
@@ -657,6 +679,13 @@ def synthesize(
         if task["split"] in splits and passes(task):
             tasks.setdefault(task["id"], task)
     chosen = sorted(tasks.values(), key=lambda t: t["id"])
+    if per_relation is not None:
+        groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for t in chosen:
+            groups[(t["split"], t["relation"])].append(t)
+        chosen = sorted((t for _, group in sorted(groups.items())
+                         for t in (rng.sample(group, per_relation) if len(group) > per_relation else group)),
+                        key=lambda t: t["id"])
     if n is not None and n < len(chosen):
         chosen = rng.sample(chosen, n)
     order = {name: i for i, name in enumerate(splits)}

@@ -20,6 +20,10 @@ def synth(
         "that pass the quality rules (about 4,860 train / 800 dev / 830 test; 263 / 76 / 61 of them bridges)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for phrasings, pairings and sampling."),
+    per_relation: int | None = typer.Option(
+        None, "--per-relation", min=1, help="At most N tasks of each relation in each split (a seeded sample), "
+        "so the ~1,000-task description relations do not drown the in-text details; applied before --n."
+    ),
     report: bool = typer.Option(False, "--report", help="Print counts, phrasing diversity and samples."),
     corpus: Path | None = typer.Option(None, "--corpus", help="A summaries JSON file instead of the installed one."),
 ) -> None:
@@ -29,7 +33,7 @@ def synth(
     from evals.synth import synthesize, write_tasks
 
     articles = load_articles(corpus)
-    tasks = synthesize(articles, n=n, seed=seed)
+    tasks = synthesize(articles, n=n, seed=seed, per_relation=per_relation)
     write_tasks(tasks, out)
     typer.echo(f"wrote {len(tasks)} tasks to {out}")
     if report:
