@@ -192,3 +192,19 @@ def test_report_counts_relations_answer_types_and_lead_share(tasks, real_article
     share = synth.beyond_lead_share([t for t in tasks if t["relation"] in DETAIL_SINGLES],
                                     {a.title: a for a in real_articles})
     assert share["all"] >= 0.7  # the in-text details are, mostly, past the lead
+
+
+def test_per_relation_caps_each_relation_in_each_split(real_articles, tasks):
+    capped = synth.synthesize(real_articles, seed=0, per_relation=15)
+    counts = Counter((t["split"], t["relation"]) for t in capped)
+    assert max(counts.values()) == 15
+    full = Counter((t["split"], t["relation"]) for t in tasks)
+    assert all(counts[key] == min(15, n) for key, n in full.items())  # small relations are kept whole
+    assert capped == synth.synthesize(real_articles, seed=0, per_relation=15)  # deterministic
+    share = synth.beyond_lead_share(capped, {a.title: a for a in real_articles})
+    assert share["all"] > synth.beyond_lead_share(tasks, {a.title: a for a in real_articles})["all"]
+
+
+def test_names_keep_the_article_the_text_gives_them(tasks):
+    volga = [t for t in tasks if t["supporting_titles"] == ["Volga"] and t["kind"] == "single"]
+    assert volga and all("the Volga" in t["question"] or t["question"].startswith("The Volga") for t in volga)
