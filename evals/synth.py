@@ -655,6 +655,7 @@ def synthesize(
     seed: int = 0,
     splits: Sequence[str] = ("train", "dev", "test"),
     per_relation: int | None = None,
+    exclude_titles: Iterable[str] = (),
 ) -> list[dict]:
     """Tasks from the corpus, deterministic in (corpus, seed).
 
@@ -662,7 +663,9 @@ def synthesize(
     description-line relations (birth and death years, nationality: ~1,000 tasks each) then
     no longer drown the in-text details (a few dozen each). `n` then caps the total over the
     requested `splits` (a seeded sample, so the splits keep their proportions); None keeps
-    every task that passes the quality rules.
+    every task that passes the quality rules. `exclude_titles`: articles no task may rest
+    on (a held-out question set's supporting articles, so no synthesized task, trained on or
+    not, asks about an article those questions are about).
     """
     articles = {}
     for a in corpus_articles:
@@ -674,9 +677,10 @@ def synthesize(
     namer = _Namer(articles)
     tasks: dict[str, dict] = {}
     split_map = assign_splits(articles, facts)
+    excluded = set(exclude_titles)
     for task in (*_singles(facts, namer, split_map, rng), *_bridges(facts, articles, namer, split_map, rng),
                  *_comparisons(facts, articles, split_map, rng)):
-        if task["split"] in splits and passes(task):
+        if task["split"] in splits and passes(task) and not excluded & set(task["supporting_titles"]):
             tasks.setdefault(task["id"], task)
     chosen = sorted(tasks.values(), key=lambda t: t["id"])
     if per_relation is not None:

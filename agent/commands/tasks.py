@@ -24,16 +24,22 @@ def synth(
         None, "--per-relation", min=1, help="At most N tasks of each relation in each split (a seeded sample), "
         "so the ~1,000-task description relations do not drown the in-text details; applied before --n."
     ),
+    exclude: Path | None = typer.Option(
+        None, "--exclude", help="A task JSONL (e.g. a held-out human question set): no synthesized task rests on "
+        "any of its `supporting_titles`."
+    ),
     report: bool = typer.Option(False, "--report", help="Print counts, phrasing diversity and samples."),
     corpus: Path | None = typer.Option(None, "--corpus", help="A summaries JSON file instead of the installed one."),
 ) -> None:
     """Write synthesized single-hop, bridge and comparison tasks (train/dev/test) to --out."""
     from evals.corpus import load_articles
+    from evals.loaders import load_tasks
     from evals.synth import report as make_report
     from evals.synth import synthesize, write_tasks
 
     articles = load_articles(corpus)
-    tasks = synthesize(articles, n=n, seed=seed, per_relation=per_relation)
+    excluded = [t for task in load_tasks(exclude) for t in task.get("supporting_titles") or []] if exclude else []
+    tasks = synthesize(articles, n=n, seed=seed, per_relation=per_relation, exclude_titles=excluded)
     write_tasks(tasks, out)
     typer.echo(f"wrote {len(tasks)} tasks to {out}")
     if report:
