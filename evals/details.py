@@ -38,6 +38,7 @@ __all__ = [
     "corpus_facts",
     "extract_details",
     "is_person",
+    "name_type",
     "subjects",
 ]
 
@@ -56,7 +57,7 @@ ANSWER_TYPES: dict[str, str] = {
     "entity": "one of the two options a comparison names",
 }
 
-# relation -> the question forms in `evals.synth.TEMPLATES` use `extra["verb"]` etc.
+# the relations this module yields (`evals.synth` asks each; its templates read `extra["verb"]` etc.)
 DETAIL_RELATIONS = (
     "event_year", "event_date", "event_agent", "measure", "former_name", "birth_name",
     "birthplace", "deathplace", "named_after", "count", "award_year", "deed_year",

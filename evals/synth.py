@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from evals.corpus import Article, article_url, split_sentences
-from evals.details import corpus_facts
+from evals.details import DETAIL_RELATIONS, corpus_facts
 from evals.facts import Fact, display_name, person_aliases
 from evals.quality import passes
 
@@ -44,9 +44,7 @@ SINGLE_RELATIONS = (
     "birth_year", "death_year", "nationality", "work_year", "work_creator", "office_country",
     "office_start", "capital_of", "capital", "continent", "located_country", "located_city",
     "atomic_number", "element_symbol", "founded_year",
-    # details inside the extract (evals.details)
-    "event_year", "event_date", "event_agent", "measure", "count", "former_name", "birth_name",
-    "birthplace", "deathplace", "named_after", "award_year", "deed_year",
+    *DETAIL_RELATIONS,  # details inside the extract (evals.details)
 )
 
 # {a}: the entity; {A}: the same, sentence-initial. Work placeholders: {type} {verb} {role};

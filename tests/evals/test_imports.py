@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-MODULES = ["evals.corpus", "evals.demos", "evals.errors", "evals.export", "evals.facts", "evals.harness",
+MODULES = ["evals.corpus", "evals.demos", "evals.details", "evals.errors", "evals.export", "evals.facts", "evals.harness",
            "evals.judge", "evals.loaders", "evals.quality", "evals.scoring", "evals.synth"]
 
 
