@@ -39,6 +39,7 @@ __all__ = [
     "extract_details",
     "is_person",
     "name_type",
+    "sort_of",
     "subjects",
 ]
 
@@ -72,6 +73,14 @@ _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _NAME_WORD = r"(?:[A-ZÀ-ÖØ-ÞŌŚŠŽ][\w.'’-]*)"
 _NAME = rf"{_NAME_WORD}(?: (?:{_NAME_WORD}|de|da|del|della|di|du|van|von|der|den|la|le|of|the|y|bin|ibn|al-\w+))*?(?: {_NAME_WORD})?"
 _NAME_END = r"(?=$|[.,;:)]| (?:in|on|at|from|for|who|which|with|to|after|during|under|while|when|as|and|but|near|between|by)\b)"
+
+
+
+def _cut_name(name: str) -> bool:
+    """A name read only up to an abbreviation's dot ('by U.S. Navy aircraft' -> 'U.S')."""
+    return bool(re.search(r"(?:^| )(?:[A-Z]\.)+[A-Z]$", name))
+
+
 HEDGES = re.compile(  # words that make a sentence a guess, not a statement
     r"\b(?:possibly|probably|perhaps|believed|thought to|claimed|disputed|uncertain|may have|might|"
     r"said to|allegedly|traditionally|legend|reportedly|supposedly|likely|unclear|unknown)\b", re.I
@@ -169,6 +178,13 @@ def subjects(a: Article, sentences: list[str]) -> list[_Subject | None]:
     return out
 
 
+def sort_of(a: Article) -> str:
+    """What kind of thing `a` is, coarsely, for comparisons of like with like: the first
+    generic noun of its description ("Major river in Central Europe" -> "river"), else ''."""
+    words = re.findall(r"[a-z]+", a.description.lower())
+    return next((w for w in words if w in _GENERIC_NOUNS), "")
+
+
 def answer_type_of(answer: str) -> str:
     """A coarse type for an answer string (year, date, measure, number, or 'name')."""
     text = answer.strip()
@@ -219,7 +235,7 @@ _VERB = "(?P<verb>" + "|".join(sorted(map(re.escape, _EVENT_VERBS), key=len, rev
 _EVENT = re.compile(rf"^ (?:was|were) (?:officially |formally |originally )?{_VERB}\b(?P<tail>.*)$")
 _FRONTED = re.compile(rf"^(?P<verb>Founded|Established|Built|Completed|Constructed|Opened|Published) in (?P<year>{_YEAR}), ")
 _WHEN = re.compile(rf"^ (?:in (?:(?P<month>{_MONTH}) )?(?P<year>{_YEAR})(?! ?(?:BC|BCE|–|-|to|and|or))\b|on (?P<date>\d{{1,2}} {_MONTH} {_YEAR}|{_MONTH} \d{{1,2}}, {_YEAR})\b)")
-_BY = re.compile(rf"^ by (?:the |a |an )?(?:(?:[a-z][\w-]*|{'|'.join(DEMONYMS)}|[A-Z][a-z]+-[A-Z][a-z]+) ){{0,3}}?(?P<who>{_NAME}){_NAME_END}")
+_BY = re.compile(rf"^ by (?:the |a |an )?(?:(?:(?!and |or )[a-z][\w-]*|{'|'.join(DEMONYMS)}|[A-Z][a-z]+-[A-Z][a-z]+) ){{0,3}}?(?P<who>{_NAME}){_NAME_END}")
 
 
 def _date_aliases(date: str) -> list[str]:
@@ -253,6 +269,8 @@ def _event_facts(a: Article, s: str, subj: _Subject, by_title: dict[str, Article
                         number=year, verb=verb)
     if who is not None and not re.match(r" and |,? along with| with | for [A-Z]| of [A-Z]|, [A-Z][\w]+ and ", tail):
         name = who["who"].rstrip(".")
+        if _cut_name(name):
+            return
         if name.split()[0] not in {"The", "A", "An", "His", "Her", "Its", "Their", *MONTHS} and name != display_name(a.title):
             kind = name_type(name, by_title)
             aliases = [name]
@@ -262,13 +280,12 @@ def _event_facts(a: Article, s: str, subj: _Subject, by_title: dict[str, Article
             yield _fact(a, "event_agent", name, kind, s, aliases=aliases[1:], verb=verb)
 
 
-_AWARD = re.compile(
-    rf"^ (?:was awarded|won|received) the (?P<prize>{_NAME}(?: (?:in|for) (?:{_NAME}))?) in (?P<year>{_YEAR})(?=[ ,.;]|$)(?! (?:and|–))"
-)
+_PRIZE = rf"(?P<prize>{_NAME}(?: (?:in|for) {_NAME}(?: or {_NAME})?)?)"
+_AWARD = re.compile(rf"^ (?:was awarded|won|received) the {_PRIZE} in (?P<year>{_YEAR})(?=[ ,.;]|$)(?! (?:and|–))")
 
 
-_AWARD_FRONTED = re.compile(rf"^ (?:was awarded|won|received|earned) the (?P<prize>{_NAME}(?: (?:in|for) (?:{_NAME}))?)(?=[,.;]|$)")
-_AWARD_DATED = re.compile(rf"^ (?:was awarded|won|received|earned) the (?P<year>{_YEAR}) (?P<prize>{_NAME}(?: (?:in|for) (?:{_NAME}))?)(?=[ ,.;]|$)")
+_AWARD_FRONTED = re.compile(rf"^ (?:was awarded|won|received|earned) the {_PRIZE}(?=[,.;]|$)")
+_AWARD_DATED = re.compile(rf"^ (?:was awarded|won|received|earned) the (?P<year>{_YEAR}) {_PRIZE}(?=[ ,.;]|$)(?! or )")
 
 
 def _award_facts(a: Article, s: str, subj: _Subject) -> Iterator[Fact]:
@@ -277,7 +294,8 @@ def _award_facts(a: Article, s: str, subj: _Subject) -> Iterator[Fact]:
     m = _AWARD.match(subj.rest) or _AWARD_DATED.match(subj.rest)
     if m is None and subj.year and (f := _AWARD_FRONTED.match(subj.rest)):
         m = {"prize": f["prize"], "year": subj.year}
-    if m and re.search(r"\b(?:Prize|Award|Medal|Order|Cross|Cup|Trophy)\b", m["prize"]):
+    if m and re.search(r"\b(?:Prize|Award|Medal|Order|Cross|Cup|Trophy)\b", m["prize"]) and not re.match(
+            r" or ", subj.rest[subj.rest.index(m["prize"]) + len(m["prize"]):]):
         yield _fact(a, "award_year", m["year"], "year", s, number=int(m["year"]), prize=m["prize"])
 
 
@@ -397,7 +415,7 @@ _FORMER = re.compile(rf"^ (?:was|is) (?P<how>formerly|originally|previously) (?:
 _FORMER_FRONT = re.compile(rf"^(?P<how>Formerly|Originally|Previously) (?:known as|called|named) (?:the )?(?P<name>{_NAME}), (?P<who>it|the [\w ]+?|[A-Z][\w ]+?) (?:is|was|takes|has)\b")
 _FORMER_APPOSITIVE = re.compile(rf"^, (?P<how>formerly|originally|previously) (?:known as|called|named) (?P<name>{_NAME})(?=(?: \([^()]*\))?, (?:is|was|are|were) )")
 _BORN_AS = re.compile(rf"^,? born (?P<name>{_NAME})(?=,|;|\))")
-_NAMED_AFTER = re.compile(rf"^ (?:is|was|are|were) named (?:after|for) (?:the )?(?:(?:[a-z][\w-]*|{'|'.join(DEMONYMS)}) ){{0,3}}?(?P<name>{_NAME}){_NAME_END}")
+_NAMED_AFTER = re.compile(rf"^ (?:is|was|are|were) named (?:after|for) (?:the )?(?:(?:(?!and |or )[a-z][\w-]*|{'|'.join(DEMONYMS)}) ){{0,3}}?(?P<name>{_NAME}){_NAME_END}")
 
 
 def _name_facts(a: Article, s: str, subj: _Subject | None, by_title: dict[str, Article]) -> Iterator[Fact]:
@@ -408,7 +426,8 @@ def _name_facts(a: Article, s: str, subj: _Subject | None, by_title: dict[str, A
         yield _fact(a, "former_name", m["name"].rstrip("."), "name", s, how=m["how"])
     elif (m := _FORMER_FRONT.match(s)) and m["who"] in {"it", name, f"the {name}"}:
         yield _fact(a, "former_name", m["name"].rstrip("."), "name", s, how=m["how"].lower())
-    if subj is not None and (m := _NAMED_AFTER.match(subj.rest)) and m["name"] != name:
+    if subj is not None and (m := _NAMED_AFTER.match(subj.rest)) and m["name"] != name and not _cut_name(
+            m["name"].rstrip(".")):
         after = subj.rest[m.end():]
         if not re.match(r" and [A-Z]", after):
             yield _fact(a, "named_after", m["name"].rstrip("."), name_type(m["name"].rstrip("."), by_title), s)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from evals.corpus import Article, article_url, split_sentences
-from evals.details import DETAIL_RELATIONS, corpus_facts
+from evals.details import DETAIL_RELATIONS, corpus_facts, sort_of
 from evals.facts import Fact, display_name, person_aliases
 from evals.quality import passes
 
@@ -598,7 +598,11 @@ def _comparison_task(relation: str, fa: Fact, fb: Fact, winner: Fact, articles: 
         answers += [x for x in person_aliases(win, nationality)[1:] if x.lower() not in lose.lower()]
     templates = TEMPLATES[relation]
     k = rng.randrange(len(templates))
-    question = _render(templates[k], a=name_a, b=name_b, **fields)
+
+    def ref(title: str, name: str) -> str:  # "the Nile" where the article writes "The Nile ..."
+        return f"the {name}" if articles[title].extract.startswith(f"The {name} ") else name
+
+    question = _render(templates[k], a=ref(fa.title, name_a), b=ref(fb.title, name_b), **fields)
     return _task("comparison", relation, k, question, answers, "entity", [fa, fb], split,
                  options=[name_a, name_b], values=[fa.value, fb.value])
 
@@ -627,13 +631,14 @@ def _comparisons(facts: list[Fact], articles: dict[str, Article], splits: dict[s
                 if relation == "work_older":
                     fields = {"type_a": fa.extra["work_type"], "type_b": fb.extra["work_type"]}
                 yield _comparison_task(relation, fa, fb, winner, articles, split, rng, **fields)
-    # in-text measures of one dimension; values 10% apart, so rounding and units cannot flip them
+    # in-text measures of one dimension between things of one sort (river with river, country
+    # with country); values 10% apart, so rounding and units cannot flip them
     for relation, dim in sorted(MEASURE_COMPARISONS.items()):
         groups = defaultdict(list)
         for f in by_rel["measure"]:
             if f.extra["dim"] == dim:
-                groups[splits[f.title]].append(f)
-        for split, group in sorted(groups.items()):
+                groups[(splits[f.title], sort_of(articles[f.title]))].append(f)
+        for (split, _), group in sorted(groups.items()):
             for fa, fb, winner in _pairs(relation, group, max, lambda va, vb: max(va, vb) >= 1.1 * min(va, vb), rng):
                 yield _comparison_task(relation, fa, fb, winner, articles, split, rng)
     # dated events of one verb ("Which was discovered first, ...?"): years at least 1 apart
