@@ -61,7 +61,7 @@ ANSWER_TYPES: dict[str, str] = {
 # the relations this module yields (`evals.synth` asks each; its templates read `extra["verb"]` etc.)
 DETAIL_RELATIONS = (
     "event_year", "event_date", "event_agent", "measure", "former_name", "birth_name",
-    "birthplace", "deathplace", "named_after", "count", "award_year", "deed_year",
+    "birthplace", "deathplace", "named_after", "count", "award_year", "deed_year", "status_year",
 )
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -85,7 +85,12 @@ HEDGES = re.compile(  # words that make a sentence a guess, not a statement
     r"\b(?:possibly|probably|perhaps|believed|thought to|claimed|disputed|uncertain|may have|might|"
     r"said to|allegedly|traditionally|legend|reportedly|supposedly|likely|unclear|unknown)\b", re.I
 )
-_PERSON_DESC = re.compile(r"\(\s*(?:c\. )?\d{3,4}\s*–\s*(?:c\. )?\d{3,4}\s*\)$|\(born \d{3,4}\)$")
+_PERSON_DESC = re.compile(
+    r"\((?:c\. ?|born |died |r\. )?\d{1,4}(?: ?(?:BC|BCE|AD|CE))?(?:\s*–\s*(?:c\. ?)?\d{1,4}(?: ?(?:BC|BCE|AD|CE))?)?\)$"
+    r"|^(?:\d+(?:st|nd|rd|th) )?(?:[A-Z][a-z]+ )?(?:King|Queen|Emperor|Empress|President|Prime Minister|Tsar|Tsarina|"
+    r"Shah|Sultan|Pope|Chancellor|Caliph|Pharaoh|Duke|Grand Duke|Prince|Princess|Khan|Leader|Head|Secretary-General|"
+    r"[A-Z][a-z]+ (?:emperor|king|queen|caliph|pharaoh|ruler|general|statesman))\b.* (?:from|in) (?:c\. )?\d"
+)
 _ORG_WORDS = re.compile(
     r"\b(?:Company|Corporation|Inc|Ltd|University|College|Institute|Society|Academy|Association|"
     r"Laboratories|Laboratory|Agency|Council|Foundation|Bank|Party|Church|Records|Studios|Group|Museum|"
@@ -281,11 +286,11 @@ def _event_facts(a: Article, s: str, subj: _Subject, by_title: dict[str, Article
 
 
 _PRIZE = rf"(?P<prize>{_NAME}(?: (?:in|for) {_NAME}(?: or {_NAME})?)?)"
-_AWARD = re.compile(rf"^ (?:was awarded|won|received) the {_PRIZE} in (?P<year>{_YEAR})(?=[ ,.;]|$)(?! (?:and|–))")
+_AWARD = re.compile(rf"^ (?:was awarded|won|received|shared) the {_PRIZE} in (?P<year>{_YEAR})(?=[ ,.;]|$)(?! (?:and|–))")
 
 
 _AWARD_FRONTED = re.compile(rf"^ (?:was awarded|won|received|earned) the {_PRIZE}(?=[,.;]|$)")
-_AWARD_DATED = re.compile(rf"^ (?:was awarded|won|received|earned) the (?P<year>{_YEAR}) {_PRIZE}(?=[ ,.;]|$)(?! or )")
+_AWARD_DATED = re.compile(rf"^ (?:was awarded|won|received|earned|shared) the (?P<year>{_YEAR}) {_PRIZE}(?=[ ,.;]|$)(?! or )")
 
 
 def _award_facts(a: Article, s: str, subj: _Subject) -> Iterator[Fact]:
@@ -337,6 +342,25 @@ def _deed_facts(a: Article, s: str, subj: _Subject, person: bool) -> Iterator[Fa
             len(obj.split()) > 9 or _PRONOUN_RE.search(obj):
         return  # a clause or a list, not one object
     yield _fact(a, "deed_year", year, "year", s, number=int(year), verb=m["verb"], base=_DEEDS[m["verb"]], obj=obj)
+
+
+_STATUS = re.compile(
+    rf"^ was (?:also |later |formally )?(?P<verb>elected|inducted|knighted|appointed|crowned|ordained|canonized|canonised|"
+    rf"beatified|ennobled|made) {_DEED_OBJ}(?: in (?P<year>{_YEAR}))?(?=$|[.,;])"
+)
+
+
+def _status_facts(a: Article, s: str, subj: _Subject, person: bool) -> Iterator[Fact]:
+    """'She was inducted into the National Women's Hall of Fame in 1996', 'He was made a cardinal in 1641'."""
+    if not person or not (m := _STATUS.match(subj.rest)):
+        return
+    year = m["year"] or subj.year
+    obj = m["obj"].strip()
+    if not year or (m["year"] and subj.year) or not obj or re.search(
+            r"\b(?:and|or|which|who|where|when|while|with|after|before|until|as|during|by)\b", obj) or \
+            len(obj.split()) > 9 or _PRONOUN_RE.search(obj):
+        return
+    yield _fact(a, "status_year", year, "year", s, number=int(year), verb=m["verb"], obj=obj)
 
 
 _PRONOUN_RE = re.compile(r"\b(?:it|they|them|this|that|these|those|him|her|he|she)\b")
@@ -436,7 +460,7 @@ def _name_facts(a: Article, s: str, subj: _Subject | None, by_title: dict[str, A
 
 
 # 4. places of birth and death: "He was born in Pisa, then part of ..."
-_BORN_IN = re.compile(rf"^ (?P<what>was born|died)(?: on [^,.]*?| in {_YEAR})? in (?P<place>{_NAME})(?=$|[.,;]| (?:to|in|on|and|where|near|at)\b)")
+_BORN_IN = re.compile(rf"^ (?P<what>was born|died|was assassinated)(?: on [^,.]*?| in {_YEAR})? in (?P<place>{_NAME})(?=$|[.,;]| (?:to|in|on|and|where|near|at)\b)")
 
 
 def _place_facts(a: Article, s: str, subj: _Subject, by_title: dict[str, Article]) -> Iterator[Fact]:
@@ -517,6 +541,7 @@ def _sentence_facts(a: Article, by_title: dict[str, Article]) -> Iterator[Fact]:
         yield from _count_facts(a, s, subj)
         yield from _award_facts(a, s, subj)
         yield from _deed_facts(a, s, subj, person)
+        yield from _status_facts(a, s, subj, person)
 
 
 def _unique(facts: list[Fact]) -> list[Fact]:

@@ -222,6 +222,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "When did {a} {base} {obj}? Give the year.",
         "{A} {verb} {obj} in which year?",
     ),
+    "status_year": (
+        "In what year was {a} {verb} {obj}?",
+        "When was {a} {verb} {obj}? Give the year.",
+        "{A} was {verb} {obj} in which year?",
+    ),
     "award_year": (
         "In what year did {a} receive the {prize}?",
         "When was {a} awarded the {prize}? Give the year.",
@@ -343,7 +348,7 @@ LINK_PHRASES = {
 MAX_COMPOSED_PER_FACT = 2
 # second hops asked through LINK_PHRASES (relations whose templates need only the fact's own fields)
 COMPOSED_HOPS = ("birth_year", "death_year", "founded_year", "event_year", "event_date", "event_agent",
-                 "measure", "count", "former_name", "birth_name", "birthplace", "award_year", "deed_year")
+                 "measure", "count", "former_name", "birth_name", "birthplace", "award_year", "deed_year", "status_year")
 
 ROLES = {"directed": "director", "written": "author", "painted": "painter", "sculpted": "sculptor",
          "composed": "composer", "recorded": "artist"}
@@ -482,6 +487,8 @@ def _fields(fact: Fact) -> dict[str, str]:
         fields["how"] = extra["how"]
     if fact.relation == "award_year":
         fields["prize"] = extra["prize"]
+    if fact.relation == "status_year":
+        fields.update(verb=extra["verb"], obj=extra["obj"])
     if fact.relation == "deed_year":
         fields.update(verb=extra["verb"], base=extra["base"], obj=extra["obj"])
     return fields

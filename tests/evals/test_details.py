@@ -37,6 +37,10 @@ def by_key(details):
         ("Galileo Galilei", "birthplace", "Pisa", "place", {}),
         ("Hubble Space Telescope", "named_after", "Edwin Hubble", "person", {}),
         ("Irving Langmuir", "award_year", "1932", "year", {"prize": "Nobel Prize in Chemistry"}),
+        ("Robert Koch", "award_year", "1905", "year", {"prize": "Nobel Prize in Physiology or Medicine"}),
+        ("Gustav Kirchhoff", "deed_year", "1860", "year", {"base": "coin", "obj": "the term black body"}),
+        ("Edith Wharton", "status_year", "1996", "year", {"verb": "inducted", "obj": "into the National Women's Hall of Fame"}),
+        ("Henry IV of France", "deathplace", "Paris", "place", {}),
     ],
 )
 def test_detail_facts_from_real_sentences(by_key, real_articles, title, relation, value, answer_type, extra):
@@ -64,6 +68,7 @@ def test_detail_facts_from_real_sentences(by_key, real_articles, title, relation
         ("The Tempest", "event_year", "'probably written in 1610–1611': hedged and a range"),
         ("Californium", "named_after", "'named after the university and the U.S. state of California': two namesakes"),
         ("Vinson Massif", "event_agent", "'by U.S. Navy aircraft': a name cut at an abbreviation's dot"),
+        ("Early Muslim conquests", "deed_year", "not a person's article: its 'he' is Muhammad"),
     ],
 )
 def test_no_fact_where_the_text_gives_no_single_answer(by_key, title, relation, why):
