@@ -394,7 +394,16 @@ _FRONTED_MEASURE = re.compile(
 _ITS_MEASURE = re.compile(
     rf"^Its (?:total )?(?P<dim>height|length|area|elevation|depth|diameter|surface area) (?P<verb>is|was) (?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}(?=[ ,.;)]|$)"
 )
+# anywhere in a sentence about the article: "..., with a summit elevation of 20,310 feet (6,190 m)"
+_WITH_MEASURE = re.compile(
+    rf"\bwith (?:a|an) (?:total |summit )?(?P<dim>elevation|height|altitude|length) of (?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}(?=[ ,.;)]|$)"
+)
+_ABOVE_SEA = re.compile(
+    rf"\b(?P<verb>rising|rises|standing|stands|reaches|reaching|situated at|lies at|at) (?:to )?(?:{_APPROX})?(?P<num>{_NUM}) ?{_UNIT}"
+    rf"(?: \([^()]*\))? above sea level\b"
+)
 _DIMS = {"tall": "height", "high": "height", "in height": "height", "long": "length", "in length": "length",
+         "altitude": "elevation",
          "wide": "width", "deep": "depth", "in diameter": "diameter", "above sea level": "elevation",
          "surface area": "area"}
 
@@ -409,12 +418,18 @@ def _measure_facts(a: Article, s: str, subj: _Subject | None, own: set[str]) -> 
     elif (m := _ITS_MEASURE.match(s)) and not is_person(a):
         rest = s
     else:
+        m = None
+    if m is None and (subj is not None or s.startswith(display_name(a.title) + ",")) and not is_person(a):
+        found = [x for x in (*_WITH_MEASURE.finditer(s), *_ABOVE_SEA.finditer(s))]
+        if len(found) == 1:  # one stated height or elevation in the sentence, no other to confuse it with
+            m, rest = found[0], s
+    if m is None:
         return
     if not m:
         return
     unit = m["unit"]
     implied = "area" if unit in _AREA_UNITS else ("length" if m.re is _FLOWS_FOR else None)
-    said = m.groupdict().get("dim")
+    said = m.groupdict().get("dim") or ("elevation" if m.re is _ABOVE_SEA else None)
     dim = _DIMS.get(said or "", said or implied)
     if dim is None or (dim == "area") != (unit in _AREA_UNITS):
         return  # "has 500 m" / "is 30 km2 long": no clear dimension
@@ -428,7 +443,7 @@ def _measure_facts(a: Article, s: str, subj: _Subject | None, own: set[str]) -> 
         aliases.append(f"{m['num'].replace(',', '')} {unit}")
     if m["approx"]:
         aliases.append(f"{m['approx']} {value}")
-    tense = "was" if m["verb"] in {"was", "had", "covered"} else "is"
+    tense = "was" if m.groupdict().get("verb") in {"was", "had", "covered"} else "is"
 
     yield _fact(a, "measure", value, "measure", s, aliases=[x for x in aliases if x], number=num * _UNITS[unit],
                 dim=dim, tense=tense, approx=bool(m["approx"]))

@@ -31,6 +31,8 @@ def by_key(details):
         ("Yukon River", "measure", "3,190 kilometres", "measure", {"dim": "length"}),
         ("Elbe", "measure", "1,094 km", "measure", {"dim": "length"}),  # "Its total length is ..."
         ("Nile", "measure", "7,088 kilometers", "measure", {"dim": "length"}),  # "At 7,088 kilometers long, it is"
+        ("Mount Kosciuszko", "measure", "2,228 metres", "measure", {"dim": "elevation"}),  # "at ... above sea level"
+        ("Angel Falls", "measure", "979 metres", "measure", {"dim": "height"}),  # "..., with a height of 979 metres"
         ("Cook Islands", "count", "15", "number", {"noun": "islands"}),
         ("Netherlands", "count", "twelve", "number", {"noun": "provinces"}),
         ("Dhaka", "former_name", "Dacca", "name", {"how": "formerly"}),
