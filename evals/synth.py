@@ -433,8 +433,13 @@ class _Namer:
         if article is not None and article.extract.startswith(f"The {name} "):
             name = f"the {name}"
         desc = self.description(title)
-        if desc and not any(x and x.lower() in desc.lower() for x in avoid) and rng.random() < 0.4:
+        usable = bool(desc) and not any(x and x.lower() in desc.lower() for x in avoid)
+        # "São Paulo (state)" while "São Paulo" is another article: the bare name would be ambiguous
+        shadowed = display_name(title) != title and display_name(title) in self.articles
+        if usable and (shadowed or rng.random() < 0.4):
             return f"{name} ({desc})", "title+description"
+        if shadowed:
+            return title, "title"
         return name, "title"
 
 

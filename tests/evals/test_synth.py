@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -208,3 +209,9 @@ def test_per_relation_caps_each_relation_in_each_split(real_articles, tasks):
 def test_names_keep_the_article_the_text_gives_them(tasks):
     volga = [t for t in tasks if t["supporting_titles"] == ["Volga"] and t["kind"] == "single"]
     assert volga and all("the Volga" in t["question"] or t["question"].startswith("The Volga") for t in volga)
+
+
+def test_a_name_shared_with_another_article_keeps_its_qualifier(tasks):
+    state = [t for t in tasks if t["supporting_titles"] == ["São Paulo (state)"] and t["kind"] == "single"]
+    assert state  # "São Paulo" is the city's article: the state is never called just "São Paulo"
+    assert all(re.search(r"São Paulo \((?:state|[^)]*Brazil)", t["question"]) for t in state), state
