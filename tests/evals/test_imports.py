@@ -17,7 +17,8 @@ MODULES = module_names("evals")
 
 def test_every_evals_module_is_covered():
     assert {"evals.star", "evals.bench_generate", "evals.bench_rollout", "evals.bench_train", "evals.bench_web",
-            "evals.harness", "evals.synth", "evals.scoring"} <= set(MODULES)
+            "evals.harness", "evals.synth", "evals.scoring", "evals.details",
+            "evals.bench_memory"} <= set(MODULES)
 
 
 def test_evals_never_imports_agent_or_planner():
