@@ -140,7 +140,7 @@ def test_gradients_reach_mixing_head_thought_embeddings_and_model():
         assert p.grad is not None and p.grad.abs().sum() > 0
     q = model.causal_lm.model.layers[0].self_attn.q_proj.weight
     assert q.grad is not None and q.grad.abs().sum() > 0
-    assert set(parts) == {"loss", "mixed_nll", "base_nll", "reinforce", "mix_weight"}
+    assert set(parts) == {"loss", "mixed_nll", "base_nll", "reinforce", "mix_weight", "reward", "helps", "thought_logprob"}
 
 
 def test_reinforce_rewards_the_thought_that_makes_the_future_likely():
@@ -161,7 +161,7 @@ def test_reinforce_rewards_the_thought_that_makes_the_future_likely():
     logps = torch.full((1, 4, T), -2.0, requires_grad=True)
     tp = ThoughtPass(h_text=torch.zeros(1, L, 32), h_after=after, columns=columns,
                      thoughts=torch.zeros(1, 4, T, dtype=torch.long), thought_logprobs=logps)
-    loss, _ = quiet_star_loss(model, ids, tp, n_thoughts=2, base_loss_weight=0.0, reinforce_weight=1.0)
+    loss, _ = quiet_star_loss(model, ids, tp, n_thoughts=2, base_loss_weight=0.0, policy_loss_beta=1.0)
     loss.backward()
     assert (logps.grad[0, :2] < 0).all()   # gradient descent raises the good thoughts' log-probability
     assert (logps.grad[0, 2:] > 0).all()   # and lowers the bad ones'
