@@ -22,7 +22,8 @@ def _smooth(values: list[float], k: int = 10) -> list[float]:
     return [sum(values[max(0, i - k + 1): i + 1]) / len(values[max(0, i - k + 1): i + 1]) for i in range(len(values))]
 
 
-def write_plot(path: Path, history: list[dict[str, Any]]) -> None:
+def write_plot(path: Path, history: list[dict[str, Any]]) -> list[str]:
+    """Write the panels the history has keys for; their first keys, top to bottom."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,9 +37,12 @@ def write_plot(path: Path, history: list[dict[str, Any]]) -> None:
         for key, label in series:
             ax.plot(steps, _smooth([h[key] for h in history]), label=label)
         ax.set_ylabel(ylabel)
+        if series[0][0] == "mix_weight" and min(h["mix_weight"] for h in history) > 0:
+            ax.set_yscale("log")  # a head switching the thoughts off falls by orders of magnitude
         ax.legend(fontsize=8)
     axes[0, 0].set_title(f"Quiet-STaR training (moving averages of {window} steps)")
     axes[-1, 0].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return [series[0][0] for series, _ in panels]
