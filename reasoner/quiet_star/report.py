@@ -25,7 +25,7 @@ def render_report(metrics: dict[str, Any]) -> str:
             f"LoRA r={c['lora_rank']} ({trainable.get('model', trainable.get('lora', 0)):,} params) at lr {c['learning_rate']:g}")
     lines = ["# Quiet-STaR run", "",
              f"- weighting `{c.get('weighting', 'legacy')}`; base model `{c['base_model']}`, device {metrics['device']}, "
-             f"dtype {metrics['dtype']}, seed {c['seed']}",
+             f"compute dtype {metrics['dtype']} (fp32 weights), seed {c['seed']}",
              f"- {metrics['steps']} steps × {c['batch_size']} chunk(s) of {c['seq_len']} tokens; "
              f"thought length {c['thought_len']} (+ start and end), n-ahead {c['n_ahead']}, {c['n_thoughts']} thoughts at "
              f"{c['positions'] or 'every'} positions per chunk",

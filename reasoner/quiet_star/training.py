@@ -1,8 +1,9 @@
 """Training: `train_quiet_star(config, train_texts, eval_texts)` reads top to bottom.
 
     1) data: fixed-length chunks, shuffled once by the seed
-    2) model: the base (whole, fp32 master weights, or frozen with a fresh LoRA), the two
-       thought embeddings, the mixing head; AdamW with a linear warm-up
+    2) model: the base in fp32 (whole, or frozen under a fresh LoRA), compute in bf16 autocast,
+       the two thought embeddings, the mixing head; AdamW with a linear warm-up; the base
+       model's held-out losses, scored before any step
     3) the loop: positions (all, or drawn), thoughts sampled in parallel, the joint loss, one step;
        every step logs the losses, the mixing weight, the reward and the thought log-probability
     4) artifacts: weights, then evaluation, metrics, plot, report and the marker last
@@ -74,20 +75,20 @@ def train_quiet_star(config: QuietStarConfig, train_texts: Sequence[str], eval_t
     rng.shuffle(train_chunks)
     report({"event": "data", "train_chunks": len(train_chunks), "eval_chunks": len(eval_chunks)})
 
-    # 2) model. The whole model trains from fp32 master weights (bf16 only in autocast): at
-    #    lr 1e-6 a bf16 weight would round nearly every update away. A LoRA sits on a frozen
-    #    base in the compute dtype.
+    # 2) model. Weights in fp32, compute in the config's dtype (bf16 through autocast): at
+    #    lr 1e-6 a bf16 weight would round nearly every update of a full fine-tune away, and
+    #    both weightings then compute alike. The base model's column of the evaluation is
+    #    scored before any step, so it is the same for every run on the same chunks.
     device = _resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
     torch.manual_seed(config.seed)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
-    full = config.trainable == "full"
-    lm = load_base_lm(base_path, device, dtype=torch.float32 if full else dtype)
+    lm = load_base_lm(base_path, device, dtype=torch.float32)
     base_losses = None
-    if full and eval_chunks:  # the base model's column of the evaluation, before any step
+    if eval_chunks:
         with autocast:
             base_losses = base_token_losses(lm, eval_chunks)
-    if not full:
+    if config.trainable == "lora":
         from peft import LoraConfig, get_peft_model
 
         from reasoner.adapters import DEFAULT_TARGET_MODULES
