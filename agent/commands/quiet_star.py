@@ -113,18 +113,19 @@ def evaluate(
     from reasoner.quiet_star import base_token_losses, chunk_texts, load_quiet_star
     from reasoner.quiet_star import evaluate as run_eval
     from reasoner.quiet_star.artifacts import load_base_lm
+    from reasoner.train import resolve_dtype
 
-    model, tokenizer, qcfg = load_quiet_star(run, device=device)
+    # the numerics of the run's own evaluation: fp32 weights, the run's compute dtype in autocast
+    model, tokenizer, qcfg = load_quiet_star(run, device=device, dtype="fp32")
     _, held, _ = wiki_texts()
     held_chunks = chunk_texts(tokenizer, held, qcfg.seq_len)[:chunks]
     dev = next(model.parameters()).device
-    bf16 = next(model.causal_lm.parameters()).dtype == torch.bfloat16
+    bf16 = resolve_dtype(qcfg.dtype, dev) == torch.bfloat16
     with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
-        base_losses = None
-        if qcfg.trainable == "full":  # no adapter to switch off: score the base checkpoint itself
-            base_lm = load_base_lm(qcfg.base_model, dev, dtype=next(model.causal_lm.parameters()).dtype)
-            base_losses = base_token_losses(base_lm, held_chunks)
-            del base_lm
+        # the base checkpoint itself, as training scores it (a full fine-tune has no adapter to switch off)
+        base_lm = load_base_lm(qcfg.base_model, dev, dtype=torch.float32)
+        base_losses = base_token_losses(base_lm, held_chunks)
+        del base_lm
         result = run_eval(model, held_chunks, thought_len=thought_len or qcfg.thought_len,
                           temperature=qcfg.thought_temperature, seed=seed, progress=_print_event,
                           base_losses=base_losses)
