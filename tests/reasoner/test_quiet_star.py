@@ -192,20 +192,31 @@ def test_cuda_step_at_paper_shapes():
     config = Gemma3TextConfig(vocab_size=262144, hidden_size=640, intermediate_size=2048, num_hidden_layers=18,
                               num_attention_heads=4, num_key_value_heads=1, head_dim=256, sliding_window=512,
                               attn_implementation="eager")
-    lm = Gemma3ForCausalLM(config).cuda().to(torch.bfloat16)
-    model = QuietStar(lm, base_vocab=262144, init_rows=torch.randn(2, 640), mixer_hidden=256).cuda()
+    from reasoner.quiet_star import PRESETS
+
+    paper = PRESETS["official"]  # every position, 10 + 2 thought tokens, 4 ahead, 2 passes, beta 1e6, ...
+    lm = Gemma3ForCausalLM(config).cuda()  # fp32 weights, bf16 compute, as training runs it
+    model = QuietStar(lm, base_vocab=262144, init_rows=torch.randn(2, 640), mixer_hidden=256,
+                      embedding_scale=paper["embedding_scale"]).cuda()
     ids = torch.randint(0, 262144, (2, 128), device="cuda")
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    opt = torch.optim.AdamW(model.parameters(), lr=paper["learning_rate"])
     torch.cuda.synchronize()
     t0 = time.perf_counter()
-    tp = think(model, ids, torch.arange(0, 127, 4, device="cuda"), n_thoughts=2, thought_len=12, n_ahead=4)
-    loss, parts = quiet_star_loss(model, ids, tp, n_thoughts=2)
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        tp = think(model, ids, torch.arange(127, device="cuda"), n_thoughts=paper["n_thoughts"],
+                   thought_len=paper["thought_len"], n_ahead=paper["n_ahead"],
+                   reinforce_temperature=paper["reinforce_temperature"])
+        loss, parts = quiet_star_loss(model, ids, tp, n_thoughts=paper["n_thoughts"],
+                                      policy_loss_beta=paper["policy_loss_beta"],
+                                      remove_negative_rewards=paper["remove_negative_rewards"],
+                                      thought_logprob_reduction=paper["thought_logprob_reduction"])
     loss.backward()
     opt.step()
     torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    tokens = ids.numel() + ids.shape[0] * tp.columns.numel() * (12 + 1 + 4)
-    print(f"one Quiet-STaR step at thought length 12, n-ahead 4: {tokens / seconds:.0f} tokens/s")
+    tokens = ids.numel() + ids.shape[0] * tp.columns.numel() * (paper["thought_len"] + 1 + paper["n_ahead"])
+    print(f"one Quiet-STaR step, official settings (every position of 128 tokens, thought 12, n-ahead 4): "
+          f"{tokens / seconds:.0f} tokens/s")
     assert torch.isfinite(loss)
 
 
