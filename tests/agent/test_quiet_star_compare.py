@@ -1,5 +1,6 @@
 """`deepstar quiet-star compare` through the real CLI, on run directories holding what
-train_quiet_star writes (metrics from the tiny model's real evaluation)."""
+train_quiet_star writes (metrics from the tiny model's real evaluation), and the train
+command's checks of its input, which come before any model is prepared."""
 
 from __future__ import annotations
 
@@ -42,3 +43,12 @@ def test_compare_refuses_a_directory_that_is_not_a_finished_run(tmp_path: Path):
     assert "is not a finished Quiet-STaR run" in proc.stderr and "deepstar quiet-star train" in proc.stderr
     one = deepstar("quiet-star", "compare", str(official), home=tmp_path, timeout=300)
     assert one.returncode != 0 and "at least two run directories" in one.stderr and "Traceback" not in one.stderr
+
+
+def test_train_refuses_a_bad_weighting_or_budget_before_touching_the_model(tmp_path: Path):
+    bad = deepstar("quiet-star", "train", "--out", str(tmp_path / "run"), "--weighting", "paper", home=tmp_path, timeout=300)
+    assert bad.returncode == 2 and "weighting must be one of official, legacy, got 'paper'" in bad.stderr
+    too_many = deepstar("quiet-star", "train", "--out", str(tmp_path / "run"), "--positions", "100", home=tmp_path,
+                        timeout=300)
+    assert too_many.returncode == 2 and "positions must be in [0, seq_len - 1 = 47], got 100" in too_many.stderr
+    assert "Traceback" not in bad.stderr + too_many.stderr and not (tmp_path / "models").exists()
