@@ -1,5 +1,7 @@
 """Quiet-STaR on a tiny config-initialised Gemma 3 (2 layers, sliding + global attention):
-the parallel thought pass against one-at-a-time decoding, the masking, the gradients."""
+the parallel thought pass against one-at-a-time decoding, the masking, the gradients, the
+official weighting's fields (clamped rewards, policy beta, reinforce temperature, embedding
+scale, every position, presets), the paired evaluation, the plot and the comparison."""
 
 from __future__ import annotations
 
