@@ -1,4 +1,4 @@
-"""`deepstar quiet-star train | eval | serve`: Quiet-STaR on the offline wiki corpus.
+"""`deepstar quiet-star train | eval | serve | compare`: Quiet-STaR on the offline wiki corpus.
 
 The held-out articles are a fixed rule, not a seeded draw: an article is held out when the
 first byte of sha256(title) is below 26 (about 10%), so every run and every evaluation
@@ -43,17 +43,23 @@ def _print_event(event: dict) -> None:
 
 def train(
     corpus: str = typer.Option("wiki", "--corpus", help="training text: 'wiki' (the offline wiki corpus) is the one there is"),
-    steps: int = typer.Option(60, "--steps", min=1, help="optimizer steps"),
-    out: Path = typer.Option(..., "--out", help="output directory (config, adapter, thought weights, metrics, plot, report)"),
-    seq_len: int = typer.Option(48, "--seq-len", help="tokens per text chunk"),
+    weighting: str = typer.Option("official", "--weighting", help="official (the paper's implementation: policy beta 1e6, "
+                                  "clamped rewards, reinforce temperature 3, embedding scale 100, whole model at lr 1e-6) | "
+                                  "legacy (deepstar's earlier LoRA weighting), for the comparison"),
+    steps: int = typer.Option(60, "--steps", min=1, help="optimizer steps (CPU budget; the paper trains far longer)"),
+    out: Path = typer.Option(..., "--out", help="output directory (config, weights, thought weights, metrics, plot, report)"),
+    seq_len: int = typer.Option(48, "--seq-len", help="tokens per text chunk (CPU budget)"),
     batch_size: int = typer.Option(1, "--batch-size", help="chunks per step"),
-    thought_len: int = typer.Option(4, "--thought-len", help="thought tokens (paper: 12)"),
-    n_ahead: int = typer.Option(2, "--n-ahead", help="true tokens scored after each thought (paper: 4)"),
-    n_thoughts: int = typer.Option(2, "--n-thoughts", help="thoughts per position (the REINFORCE baseline is their mean)"),
-    positions: int = typer.Option(8, "--positions", help="positions per chunk that think, drawn each step (0 = all): the cost knob on CPU"),
-    lr: float = typer.Option(1e-4, "--lr", help="LoRA learning rate"),
-    embedding_lr: float = typer.Option(1e-3, "--embedding-lr", help="thought-token embedding learning rate"),
-    mixer_lr: float = typer.Option(1e-3, "--mixer-lr", help="mixing-head learning rate"),
+    positions: int = typer.Option(16, "--positions", help="positions per chunk that think, drawn each step; 0 = every "
+                                  "position, as the official preset. 16 is a CPU budget, recorded in the run's overrides"),
+    thought_len: int | None = typer.Option(None, "--thought-len", help="sampled thought tokens (default: the preset's; official 10 = 12 with start and end)"),
+    n_ahead: int | None = typer.Option(None, "--n-ahead", help="true tokens scored after each thought (default: the preset's, 4)"),
+    n_thoughts: int | None = typer.Option(None, "--n-thoughts", help="thoughts per position, the official n_passes (default: the preset's, 2)"),
+    trainable: str | None = typer.Option(None, "--trainable", help="full | lora (default: the preset's; official full)"),
+    lr: float | None = typer.Option(None, "--lr", help="learning rate of the model's weights (default: the preset's)"),
+    embedding_lr: float | None = typer.Option(None, "--embedding-lr", help="thought-embedding learning rate (default: the preset's)"),
+    mixer_lr: float | None = typer.Option(None, "--mixer-lr", help="mixing-head learning rate (default: the preset's)"),
+    policy_loss_beta: float | None = typer.Option(None, "--policy-loss-beta", help="REINFORCE weight (default: the preset's)"),
     eval_chunks: int = typer.Option(24, "--eval-chunks", help="held-out chunks scored at the end (0 = none)"),
     seed: int = typer.Option(0, "--seed", help="seed of initialisation, data order, positions and thoughts"),
     log_every: int = typer.Option(5, "--log-every", help="progress line every this many steps"),
@@ -68,22 +74,28 @@ def train(
 
     if corpus != "wiki":
         raise typer.BadParameter(f"{corpus!r}: the offline corpus is 'wiki'", param_hint="--corpus")
+    values = dict(max_steps=steps, seq_len=seq_len, batch_size=batch_size, thought_len=thought_len, n_ahead=n_ahead,
+                  n_thoughts=n_thoughts, positions=positions, trainable=trainable, learning_rate=lr,
+                  embedding_lr=embedding_lr, mixer_lr=mixer_lr, policy_loss_beta=policy_loss_beta,
+                  eval_chunks=eval_chunks, seed=seed, log_every=log_every, device=device)
+    try:  # checked before the model is prepared or the corpus read
+        QuietStarConfig.preset(weighting, base_model=str(model or "base"), output_dir=str(out), **values)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if model is not None:
         base = model
     else:
         cfg = build_config(config, home=home)
         base = ensure_model(cfg.models_dir, progress=lambda m: err_console.print(m))
     train_texts, held, data_hash = wiki_texts()
-    qcfg = QuietStarConfig(
-        base_model=str(base), output_dir=str(out), max_steps=steps, seq_len=seq_len, batch_size=batch_size,
-        thought_len=thought_len, n_ahead=n_ahead, n_thoughts=n_thoughts, positions=positions, learning_rate=lr,
-        embedding_lr=embedding_lr, mixer_lr=mixer_lr, eval_chunks=eval_chunks, seed=seed, log_every=log_every,
-        device=device, extra={"corpus": "wiki", "corpus_hash": data_hash, "held_out": HELD_OUT_RULE,
-                              "train_articles": len(train_texts), "held_out_articles": len(held)})
+    qcfg = QuietStarConfig.preset(
+        weighting, base_model=str(base), output_dir=str(out), **values,
+        extra={"corpus": "wiki", "corpus_hash": data_hash, "held_out": HELD_OUT_RULE,
+               "train_articles": len(train_texts), "held_out_articles": len(held)})
     metrics = train_quiet_star(qcfg, train_texts, held, progress=_print_event)
     typer.echo((out / "report.md").read_text(encoding="utf-8"))
     typer.echo(json.dumps({"out": str(out), "train_s": metrics["train_s"], "wall_s": metrics["wall_s"],
-                           "evaluation": metrics["evaluation"]}))
+                           "overrides": qcfg.overrides, "evaluation": metrics["evaluation"]}))
 
 
 def evaluate(
@@ -94,24 +106,57 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", help="write the result JSON here"),
     device: str = typer.Option("cpu", "--device", help="auto | cpu | cuda | cuda:N"),
 ) -> None:
-    """Held-out wiki loss and perplexity: with thoughts, without, and the base model."""
+    """Held-out wiki loss and perplexity: with thoughts, without, and the base model, with
+    paired 95% bootstrap intervals over chunks."""
     import torch
 
-    from reasoner.quiet_star import chunk_texts, load_quiet_star
+    from reasoner.quiet_star import base_token_losses, chunk_texts, load_quiet_star
     from reasoner.quiet_star import evaluate as run_eval
+    from reasoner.quiet_star.artifacts import load_base_lm
+    from reasoner.train import resolve_dtype
 
-    model, tokenizer, qcfg = load_quiet_star(run, device=device)
+    # the numerics of the run's own evaluation: fp32 weights, the run's compute dtype in autocast
+    model, tokenizer, qcfg = load_quiet_star(run, device=device, dtype="fp32")
     _, held, _ = wiki_texts()
     held_chunks = chunk_texts(tokenizer, held, qcfg.seq_len)[:chunks]
     dev = next(model.parameters()).device
-    bf16 = next(model.causal_lm.parameters()).dtype == torch.bfloat16
+    bf16 = resolve_dtype(qcfg.dtype, dev) == torch.bfloat16
     with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
+        # the base checkpoint itself, as training scores it (a full fine-tune has no adapter to switch off)
+        base_lm = load_base_lm(qcfg.base_model, dev, dtype=torch.float32)
+        base_losses = base_token_losses(base_lm, held_chunks)
+        del base_lm
         result = run_eval(model, held_chunks, thought_len=thought_len or qcfg.thought_len,
-                          temperature=qcfg.thought_temperature, seed=seed, progress=_print_event)
+                          temperature=qcfg.thought_temperature, seed=seed, progress=_print_event,
+                          base_losses=base_losses)
     text = json.dumps(result, indent=2)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
     typer.echo(text)
+
+
+def compare(
+    runs: list[Path] = typer.Argument(..., help="two or more finished `quiet-star train` output directories"),
+    label: list[str] = typer.Option([], "--label", help="column name per run, in order (default: the run's weighting)"),
+) -> None:
+    """The runs side by side: held-out loss with and without thoughts, the paired difference
+    with its 95% interval, the difficult tokens, the mixing weight and the policy's numbers."""
+    from reasoner.quiet_star import load_metrics, render_comparison
+
+    if len(runs) < 2:
+        raise typer.BadParameter("compare needs at least two run directories", param_hint="RUNS")
+    if label and len(label) != len(runs):
+        raise typer.BadParameter(f"{len(label)} labels for {len(runs)} runs: give one --label per run, or none",
+                                 param_hint="--label")
+    loaded = [load_metrics(run) for run in runs]
+    for run, metrics in zip(runs, loaded, strict=True):
+        if not metrics.get("evaluation"):
+            raise typer.BadParameter(f"{run} has no held-out evaluation: train it with --eval-chunks > 0, "
+                                     f"or run `deepstar quiet-star eval --run {run}`", param_hint="RUNS")
+    names = label or [f"{m['config'].get('weighting', 'legacy')} ({run.name})" for run, m in zip(runs, loaded, strict=True)]
+    if len(set(names)) != len(names):
+        raise typer.BadParameter(f"two runs would share the column name {names}: pass --label per run", param_hint="--label")
+    typer.echo(render_comparison(dict(zip(names, loaded, strict=True))), nl=False)
 
 
 def serve(
@@ -151,4 +196,5 @@ def register(app: typer.Typer) -> None:
     sub.command("train")(train)
     sub.command("eval")(evaluate)
     sub.command("serve")(serve)
+    sub.command("compare")(compare)
     app.add_typer(sub, name="quiet-star")
