@@ -13,6 +13,7 @@ from torch import nn
 
 from reasoner.quiet_star.model import QuietStar, text_hidden
 from reasoner.quiet_star.thoughts import think
+from reasoner.stats import bootstrap_ratio
 
 __all__ = ["base_token_losses", "evaluate", "paired_bootstrap"]
 
@@ -78,17 +79,15 @@ def evaluate(model: QuietStar, chunks: Sequence[Sequence[int]], *, thought_len: 
 def paired_bootstrap(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor], hard: Sequence[torch.Tensor], *,
                      resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Mean per-token difference a - b (same chunks, same tokens) over all tokens and over the
-    `hard` ones, each with a 95% percentile interval from resampling whole chunks."""
-    diff_sum = torch.stack([(x - y).sum() for x, y in zip(a, b, strict=True)])
-    count = torch.tensor([float(x.numel()) for x in a])
-    hard_sum = torch.stack([(x - y)[h].sum() for x, y, h in zip(a, b, hard, strict=True)])
-    hard_count = torch.stack([h.sum().float() for h in hard])
-    pick = torch.randint(0, len(a), (resamples, len(a)), generator=torch.Generator().manual_seed(seed))
+    `hard` ones, each with a 95% percentile interval from resampling whole chunks
+    (reasoner.stats.bootstrap_ratio: a chunk contributes its summed difference and its count)."""
+    diff_sum = [float((x - y).sum()) for x, y in zip(a, b, strict=True)]
+    count = [float(x.numel()) for x in a]
+    hard_sum = [float((x - y)[h].sum()) for x, y, h in zip(a, b, hard, strict=True)]
+    hard_count = [float(h.sum()) for h in hard]
 
-    def interval(sums: torch.Tensor, counts: torch.Tensor) -> tuple[float, list[float]]:
-        point = float(sums.sum() / counts.sum()) if float(counts.sum()) else math.nan
-        draws = sums[pick].sum(1) / counts[pick].sum(1)   # a draw with no such token is nan
-        lo, hi = torch.nanquantile(draws, torch.tensor([0.025, 0.975])).tolist()
+    def interval(sums: list[float], counts: list[float]) -> tuple[float, list[float]]:
+        point, (lo, hi) = bootstrap_ratio(sums, counts, resamples=resamples, seed=seed)
         return round(point, 5), [round(lo, 5), round(hi, 5)]
 
     delta, ci = interval(diff_sum, count)
