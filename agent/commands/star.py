@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import random
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -133,6 +134,9 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
 
     out = Path(scfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if baseline is None:  # the command the model card of a shipped adapter gives to reproduce it
+        (out / "command.json").write_text(json.dumps({"argv": ["star", *sys.argv[sys.argv.index("star") + 1:]]
+                                                      if "star" in sys.argv else sys.argv[1:]}), encoding="utf-8")
     state = await asyncio.to_thread(ensure_embedded_server, cfg, progress=server_progress(),
                                     log=lambda m: err_console.print(m))
     base_path = bundled_model_dir(cfg.models_dir)
