@@ -7,7 +7,7 @@ import sys
 import pytest
 
 MODULES = ["evals.corpus", "evals.demos", "evals.errors", "evals.export", "evals.facts", "evals.harness",
-           "evals.judge", "evals.loaders", "evals.quality", "evals.scoring", "evals.synth"]
+           "evals.judge", "evals.loaders", "evals.quality", "evals.scoring", "evals.shipping", "evals.synth"]
 
 
 def test_evals_never_imports_agent_or_planner():

@@ -154,3 +154,30 @@ def test_vllm_parses_the_lora_modules_of_the_start_command(tmp_path):
     no_lora = _command(ServerSpec(model_path=tmp_path, served_name="m", state_path=tmp_path / "s.json",
                                   log_dir=tmp_path, enable_lora=False, lora_modules=spec.lora_modules), "cpu")
     assert "--lora-modules" not in no_lora
+
+
+def test_package_data_takes_every_file_of_the_shipped_reasoner(adapter, tmp_path):
+    """What `pip wheel .` puts in the wheel: each file ship writes matches reasoner's package-data."""
+    import fnmatch
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["reasoner"]
+    shipped = write_shipped(adapter, tmp_path / "shipped" / SHIPPED_NAME, CARD)
+    for file in sorted(shipped.path.iterdir()):
+        rel = f"shipped/{SHIPPED_NAME}/{file.name}"
+        assert any(fnmatch.fnmatch(rel, p) for p in patterns), rel
+    assert any(fnmatch.fnmatch("shipped/README.md", p) for p in patterns)
+
+
+def test_public_names_are_pinned():
+    import reasoner.registry
+    import reasoner.shipped
+
+    assert sorted(reasoner.shipped.__all__) == ["CARD_VERSION", "SHIPPED_NAME", "ShippedReasoner",
+                                                "default_shipped_dir", "find_shipped", "render_model_card",
+                                                "verify_files", "write_shipped"]
+    assert sorted(reasoner.registry.__all__) == ["AdapterEntry", "AdapterRegistry", "validate_name"]
+    for module in (reasoner.shipped, reasoner.registry):
+        for name in module.__all__:
+            assert hasattr(module, name), name
