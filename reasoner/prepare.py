@@ -33,6 +33,7 @@ __all__ = [
     "prepare_model",
     "read_prepared",
     "sha256_file",
+    "weights_sha256",
     "sync_chat_template",
 ]
 
@@ -82,6 +83,24 @@ def read_prepared(path: Path) -> dict | None:
     if not (Path(path) / "model.safetensors").exists() or not (Path(path) / "config.json").exists():
         return None
     return data
+
+
+def weights_sha256(path: Path) -> str:
+    """The SHA-256 that names a checkpoint's weights: its marker's for the prepared bundled model,
+    else that of `model.safetensors`, else of its shards' SHA-256s in name order."""
+    path = Path(path)
+    marker = read_prepared(path)
+    if marker:
+        return str(marker["weights_sha256"])
+    if (path / "model.safetensors").exists():
+        return sha256_file(path / "model.safetensors")
+    shards = sorted(path.glob("*.safetensors"))
+    if not shards:
+        raise ModelNotPrepared(f"{path} holds no *.safetensors weights: give a Hugging Face checkpoint directory")
+    h = hashlib.sha256()
+    for shard in shards:
+        h.update(sha256_file(shard).encode())
+    return h.hexdigest()
 
 
 def _import(module: str, extra: str):
