@@ -30,6 +30,7 @@ from agent.record import build_record
 from agent.runtime import (
     BUNDLED_NAME,
     adapter_revisions,
+    default_mode,
     default_reasoner,
     ensure_embedded_server,
     make_client,
@@ -197,14 +198,18 @@ class ResearchAgent:
 
     # --- runs ----------------------------------------------------------------------------
     def _planner_config(self, mode: str | None = None, model: str | None = None,
-                        sampling: dict[str, Any] | None = None) -> PlannerConfig:
+                        sampling: dict[str, Any] | None = None, kind: str | None = None) -> PlannerConfig:
         cfg = self.config
         sampling = sampling or {}
+        model = model or cfg.model or self._default_model or self._model_info.get("base")
+        mode = mode or cfg.mode
+        if mode == "auto":  # the mode the model's card measured best for this kind of task
+            mode = default_mode(cfg, model, kind)
         return PlannerConfig(
-            mode=mode or cfg.mode, max_steps=cfg.max_steps, max_subquestions=cfg.max_subquestions,
+            mode=mode, max_steps=cfg.max_steps, max_subquestions=cfg.max_subquestions,
             max_tool_calls_per_branch=cfg.max_tool_calls_per_branch, max_reflect_rounds=cfg.max_reflect_rounds,
             max_total_tokens=cfg.max_total_tokens, max_wall_clock_s=cfg.max_wall_clock_s,
-            max_invalid_outputs=cfg.max_invalid_outputs, model=model or cfg.model or self._default_model or self._model_info.get("base"),
+            max_invalid_outputs=cfg.max_invalid_outputs, model=model,
             temperature=sampling.get("temperature", cfg.temperature), top_p=sampling.get("top_p", cfg.top_p),
             seed=(sampling.get("seed", cfg.seed) if getattr(self._client, "per_request_seed", True) else None),
             max_tokens_per_call=cfg.max_tokens_per_call,
@@ -258,7 +263,7 @@ class ResearchAgent:
     async def _run(self, question: str, *, task, hint, mode, model, iteration, emit, run_id: str | None = None,
                    sampling: dict[str, Any] | None = None):
         store = self._store
-        pcfg = self._planner_config(mode, model, sampling)
+        pcfg = self._planner_config(mode, model, sampling, kind=(task or {}).get("kind"))
         resuming = run_id is not None
         if run_id is None:
             run_id = new_run_id()

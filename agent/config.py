@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 __all__ = ["AgentConfig", "ConfigError", "load_config", "default_home"]
 
 Web = Literal["wiki", "searxng", "ddgs"]
-Mode = Literal["plan", "react"]
+Mode = Literal["auto", "plan", "react"]
 Protocol = Literal["auto", "deepstar", "native"]
 Dtype = Literal["auto", "bf16", "fp32"]
 
@@ -81,7 +81,7 @@ class AgentConfig:
     observation_tokens: int = _help("tool output cut to about this many tokens", 600)
     search_results: int = _help("results per search call", 5)
     # --- the research graph ---------------------------------------------------------------
-    mode: Mode = _help("'plan' (plan → research × N → reflect → write → verify) or 'react' (one loop)", "plan")
+    mode: Mode = _help("'plan' (plan → research × N → reflect → write → verify), 'react' (one loop), or 'auto': the mode the shipped reasoner's card measured best for the task's kind (plan for any other model)", "auto")
     max_steps: int = _help("model calls per run, all branches together", 24)
     max_subquestions: int = _help("sub-questions the plan may have", 3)
     max_tool_calls_per_branch: int = _help("tool calls per research branch", 6)

@@ -33,7 +33,7 @@ from reasoner.server import (
 )
 from reasoner.shipped import SHIPPED_NAME, ShippedReasoner, find_shipped
 
-__all__ = ["BUNDLED_NAME", "SHIPPED_NAME", "ReasonerChoice", "adapter_revisions", "default_reasoner", "embedded_adapters",
+__all__ = ["BUNDLED_NAME", "SHIPPED_NAME", "ReasonerChoice", "adapter_revisions", "default_mode", "default_reasoner", "embedded_adapters",
            "ensure_embedded_server", "make_client", "resolve_protocol", "served_name", "server_spec",
            "shipped_reasoner"]
 
@@ -103,6 +103,14 @@ def default_reasoner(cfg: AgentConfig, base: str | None = None) -> ReasonerChoic
     if shipped is not None:
         return ReasonerChoice(SHIPPED_NAME, base, SHIPPED_NAME, shipped.sha256, "shipped")
     return ReasonerChoice(base, base, None, None, "base")
+
+
+def default_mode(cfg: AgentConfig, model: str | None, kind: str | None = None) -> str:
+    """What mode 'auto' means for `model`: the shipped reasoner's card's mode for the task kind
+    (its `default` for other kinds), 'plan' for every other model."""
+    shipped = shipped_reasoner(cfg) if model == SHIPPED_NAME else None
+    mode = shipped.default_mode(kind) if shipped is not None else None
+    return mode if mode in ("plan", "react") else "plan"
 
 
 def adapter_revisions(cfg: AgentConfig) -> dict[str, str]:

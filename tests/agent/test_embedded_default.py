@@ -98,3 +98,22 @@ async def test_a_promoted_workspace_adapter_wins_over_the_shipped_one(tmp_path, 
         assert {"mine", SHIPPED_NAME} <= set(fake.models)  # every adapter of the workspace is served
     assert asked == {"mine"}
     assert record["model"] == {"base": "gemma-3-270m", "adapter": "mine", "revision": entry.sha256}
+
+
+async def test_auto_mode_is_the_shipped_cards_mode_for_the_task_kind(tmp_path, adapter):
+    card = {"base_model": {"name": "gemma-3-270m"}, "default_mode": {"default": "plan", "single": "react"}}
+    shipped = write_shipped(adapter, tmp_path / SHIPPED_NAME, card)
+    cfg = AgentConfig(home=tmp_path / "home", shipped_reasoner=shipped.path, web="wiki", protocol="native")
+    assert cfg.mode == "auto"
+    fake = FakeOpenAI(answers={"Eiffel": "1889"})
+    modes = {}
+    with fake:
+        record_server(cfg.home, fake)
+        async with ResearchAgent(cfg) as agent:
+            for kind in ("single", "bridge"):
+                result = await agent.research(QUESTION, task={"id": kind, "answers": ["1889"], "kind": kind})
+                modes[kind] = agent.store.get_run(result.trajectory_id)["mode"]
+            # the base model has no card: auto is plan, as before
+            result = await agent.research(QUESTION, model="gemma-3-270m", task={"id": "b", "kind": "single"})
+            modes["base"] = agent.store.get_run(result.trajectory_id)["mode"]
+    assert modes == {"single": "react", "bridge": "plan", "base": "plan"}
