@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"no deepstar vLLM server is recorded (stopped); this CPU: {_cpu_line(cpu)}")
             else:
                 computes = f", {state.dtype}" if state.dtype else ""
-                typer.echo(f"{st}: {state.model} at {state.base_url} (pid {state.pid}, {state.device}{computes}, "
+                adapters = f", adapters {', '.join(state.adapters)}" if state.adapters else ""
+                typer.echo(f"{st}: {state.model}{adapters} at {state.base_url} (pid {state.pid}, {state.device}{computes}, "
                            f"model {state.model_path}, log {state.log_path}); this CPU: {_cpu_line(cpu)}")
             raise typer.Exit(0 if st == "healthy" else 1)
         if stop:
