@@ -350,8 +350,8 @@ def sync_adapters(state: ServerState, modules: tuple[tuple[str, str], ...], stat
                   timeout: float = 120.0) -> list[str]:
     """Hot-load (`/v1/load_lora_adapter`) each of `modules` the running server does not serve
     yet, e.g. one registered after it started; returns the names loaded now."""
-    if not modules or not state.lora:
-        return []
+    if not state.lora or {name for name, _ in modules} <= set(state.adapters):
+        return []  # nothing new: a server keeps what it loaded until it restarts, and a start records it
     have = set(served_models(state))
     loaded = []
     for name, path in modules:

@@ -61,6 +61,7 @@ def _hot_load(cfg: AgentConfig, entry: AdapterEntry, *, replace: bool) -> str:
         import httpx
 
         httpx.post(f"{state.base_url}/unload_lora_adapter", json={"lora_name": entry.name}, timeout=60)
+        state.adapters = [a for a in state.adapters if a != entry.name]
     loaded = sync_adapters(state, ((entry.name, str(entry.path)),), cfg.server_state_path)
     return f"loaded into the running server at {state.base_url}" if loaded else f"already served at {state.base_url}"
 

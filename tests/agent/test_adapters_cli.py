@@ -183,3 +183,28 @@ def test_a_damaged_shipped_reasoner_stops_the_server_start_with_a_clear_error(ho
 
     with pytest.raises(AdapterError, match="is damaged"):
         server_spec(load_config())
+
+
+def test_load_and_replace_hot_load_into_a_running_server(home, adapters, capsys):
+    """The running server is the OpenAI fake recorded in the workspace's server state."""
+    import os
+    import time
+
+    from tests.fakes.openai_server import FakeOpenAI
+
+    fake = FakeOpenAI()
+    with fake:
+        port = int(fake.url.rsplit(":", 1)[1].split("/")[0])
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "server.json").write_text(json.dumps({
+            "pid": os.getpid(), "host": "127.0.0.1", "port": port, "model": "gemma-3-270m", "model_path": "m",
+            "log_path": "l", "device": "cpu", "started_at": time.time(), "lora": True, "adapters": []}))
+        code, out, err = cli("adapters", "load", str(adapters[0]), "--name", "x", capsys=capsys)
+        assert code == 0, err
+        assert "loaded into the running server" in out
+        assert json.loads((home / "server.json").read_text())["adapters"] == ["x"]
+        code, out, err = cli("adapters", "load", str(adapters[1]), "--name", "x", "--replace", capsys=capsys)
+        assert code == 0, err
+        assert fake.lora_requests == [("load", "x"), ("unload", "x"), ("load", "x")]  # the new weights served
+        code, out, _ = cli("adapters", "list", "--json", capsys=capsys)
+        assert {r["name"]: r["served"] for r in json.loads(out)}["x"] is True
