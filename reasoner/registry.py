@@ -51,7 +51,12 @@ class AdapterEntry:
 
     def verify(self) -> None:
         """The stored copy is the adapter that was registered (same weights), else AdapterError."""
-        check_adapter(self.path)
+        try:
+            check_adapter(self.path)
+        except AdapterError as exc:
+            raise AdapterError(f"the registered adapter {self.name!r} is unusable ({exc}); load it again "
+                               f"(`deepstar adapters load DIR --name {self.name} --replace`) or remove it "
+                               f"(`deepstar adapters remove {self.name}`)") from None
         digest = sha256_file(self.path / "adapter_model.safetensors")
         if digest != self.sha256:
             raise AdapterError(f"the registered adapter {self.name!r} at {self.path} has changed since it was loaded "
@@ -124,6 +129,19 @@ class AdapterRegistry:
         found = self.get(name)
         assert found is not None  # just written
         return found
+
+    def remove(self, name: str) -> AdapterEntry:
+        """Unregister `name` and delete its copy; the default falls back when it was the default."""
+        data = self._read()
+        entry = self.get(name)
+        if entry is None:
+            raise AdapterError(f"no adapter named {name!r} is registered (see `deepstar adapters list`)")
+        del data["adapters"][name]
+        if data.get("default") == name:
+            data["default"] = None
+        self._write(data)
+        shutil.rmtree(entry.path, ignore_errors=True)
+        return entry
 
     def set_default(self, name: str | None) -> None:
         data = self._read()

@@ -1,4 +1,4 @@
-"""`deepstar adapters list | load DIR [--name N] | promote RUN_DIR [--iteration I] | ship RUN_DIR`.
+"""`deepstar adapters list | load DIR [--name N] | promote RUN_DIR [--iteration I] | remove NAME | ship RUN_DIR`.
 
 A workspace's adapters live in `$DEEPSTAR_HOME/adapters/` (reasoner/registry.py); the
 embedded server loads every one of them at start, and `load` / `promote` also hot-load
@@ -147,6 +147,17 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"promoted {entry.name!r} (iteration {choice.iteration}, {choice.chosen_by}; dev EM "
                    f"{em if em is None else f'{em:.3f}'}) to the workspace default; " + _hot_load(cfg, entry, replace=True))
 
+    @adapters_app.command("remove")
+    def remove(name: str = typer.Argument(..., help="a registered adapter's name"),
+               home: Path | None = HomeOpt, config: Path | None = ConfigOpt) -> None:
+        """Unregister an adapter and delete its copy (a running server keeps serving it until it restarts)."""
+        cfg = build_config(config, home=home)
+        registry = AdapterRegistry(cfg.adapters_dir)
+        was_default = registry.default == name
+        registry.remove(name)
+        typer.echo(f"removed adapter {name!r}" + (f"; the default is now {default_reasoner(cfg).name}"
+                                                   if was_default else ""))
+
     @adapters_app.command("ship")
     def ship(
         run_dir: Path = typer.Argument(..., help="a `deepstar star --out DIR` run directory"),
@@ -171,5 +182,5 @@ def register(app: typer.Typer) -> None:
                    f"{shipped.path}: {size / 1e6:.1f} MB, adapter SHA-256 {shipped.sha256[:16]}…; "
                    "the embedded server loads it on its next use")
 
-    del list_adapters, load, promote, ship
+    del list_adapters, load, promote, remove, ship
     app.add_typer(adapters_app, name="adapters")

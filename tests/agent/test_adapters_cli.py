@@ -208,3 +208,23 @@ def test_load_and_replace_hot_load_into_a_running_server(home, adapters, capsys)
         assert fake.lora_requests == [("load", "x"), ("unload", "x"), ("load", "x")]  # the new weights served
         code, out, _ = cli("adapters", "list", "--json", capsys=capsys)
         assert {r["name"]: r["served"] for r in json.loads(out)}["x"] is True
+
+
+def test_remove_unregisters_and_a_missing_copy_names_the_fix(home, adapters, tmp_path, capsys):
+    run = make_run(tmp_path, adapters)
+    assert cli("adapters", "promote", str(run), capsys=capsys)[0] == 0
+    assert cli("adapters", "load", str(adapters[0]), "--name", "other", capsys=capsys)[0] == 0
+    shutil.rmtree(home / "adapters" / "other")  # its copy lost
+    code, _, err = cli("adapters", "list", capsys=capsys)  # listing does not need the weights
+    assert code == 0
+    from reasoner.errors import AdapterError
+
+    with pytest.raises(AdapterError, match=r"registered adapter 'other' is unusable .*deepstar adapters remove other"):
+        server_spec(load_config())
+    code, out, _ = cli("adapters", "remove", "other", capsys=capsys)
+    assert code == 0 and out.strip() == "removed adapter 'other'"
+    assert server_spec(load_config()).lora_modules == (("star-iter2", str(home / "adapters" / "star-iter2")),)
+    code, out, _ = cli("adapters", "remove", "star-iter2", capsys=capsys)
+    assert "the default is now gemma-3-270m" in out and not (home / "adapters" / "star-iter2").exists()
+    code, _, err = cli("adapters", "remove", "star-iter2", capsys=capsys)
+    assert code == 2 and "no adapter named 'star-iter2' is registered" in err
