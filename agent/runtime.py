@@ -33,9 +33,9 @@ from reasoner.server import (
 )
 from reasoner.shipped import SHIPPED_NAME, ShippedReasoner, find_shipped
 
-__all__ = ["BUNDLED_NAME", "SHIPPED_NAME", "ReasonerChoice", "adapter_revisions", "default_mode", "default_reasoner", "embedded_adapters",
-           "ensure_embedded_server", "make_client", "resolve_protocol", "served_name", "server_spec",
-           "shipped_reasoner"]
+__all__ = ["BUNDLED_NAME", "SHIPPED_NAME", "ReasonerChoice", "adapter_revisions", "default_mode",
+           "default_reasoner", "embedded_adapters", "ensure_embedded_server", "make_client", "resolve_protocol",
+           "served_name", "server_spec", "shipped_reasoner"]
 
 BUNDLED_NAME = BUNDLED_MODEL_DIRNAME  # the served name of the bundled model
 

