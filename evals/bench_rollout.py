@@ -4,8 +4,10 @@ server's own limit in the same run (`deepstar bench rollout`).
 For each concurrency level:
 
 1. agent phase: the same N tasks run through the real agent, at most `c` at once. Each run
-   reports its wall time, the time it spent waiting on the model and on tools, and the
-   (prompt, completion) token counts of every model call.
+   reports its wall time, the time it spent waiting on the model and on tools, the
+   (prompt, completion) token counts of every model call, whether the STaR filter keeps it
+   and how many tokens SFT would train on; the row gives prompt and completion tokens per
+   trajectory, trajectories per minute and training tokens per kept trajectory.
 2. raw phase: the server's limit for that very load. Every agent run becomes a synthetic
    run of plain completion requests with the same prompt and output lengths, in the same
    order, at the same concurrency, through the same client, with nothing in between:
@@ -51,6 +53,8 @@ class RunSample:
     ok: bool = True
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    kept: bool | None = None             # whether the STaR filter keeps the trajectory (None: not judged)
+    training_tokens: int | None = None   # the tokens SFT would train on (labelled), when known
 
     @property
     def other_s(self) -> float:
@@ -202,9 +206,16 @@ async def agent_phase(run_task: Callable[[dict], Awaitable[RunSample]], tasks: S
     stamps = {"model": model_s / run_wall, "tools": tool_s / run_wall,
               "other": max(0.0, 1 - (model_s + tool_s) / run_wall)}
     blocked = min(1.0, loop_cpu / wall)
+    kept = [s for s in samples if s.kept]
+    trained = [s.training_tokens for s in kept if s.training_tokens is not None]
+    n = len(samples) or 1
     row = {
         "runs": len(samples), "ok": sum(s.ok for s in samples), "wall_s": wall,
         "trajectories_per_min": 60 * len(samples) / wall,
+        # what one trajectory costs, and what a kept one is worth to training
+        "prompt_tokens_per_trajectory": prompt / n, "completion_tokens_per_trajectory": gen / n,
+        "kept": len(kept) if any(s.kept is not None for s in samples) else None,
+        "training_tokens_per_kept": sum(trained) / len(trained) if trained else None,
         "model_calls": sum(len(s.calls) for s in samples),
         "prompt_tokens": prompt, "generated_tokens": gen,
         "prompt_tokens_per_s": prompt / wall, "generated_tokens_per_s": gen / wall,

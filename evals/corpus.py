@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.errors import CorpusError
+from tools.evidence import split_sentences  # the one splitter, re-exported for synth
 
 __all__ = ["Article", "article_url", "data_file", "load_articles", "slug", "split_sentences"]
 
@@ -79,20 +80,3 @@ def load_articles(path: str | Path | None = None) -> list[Article]:
     return articles
 
 
-_ABBREV = re.compile(r"(?:\b(?:[A-Z]|St|Mr|Mrs|Dr|Jr|Sr|c|ca|vs|e\.g|i\.e|U\.S|No)\.)$")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split an extract into sentences; conservative about abbreviations and initials."""
-    parts: list[str] = []
-    start = 0
-    for match in re.finditer(r"[.!?](?=\s+[A-Z\"'(])", text):
-        candidate = text[start : match.end()]
-        if _ABBREV.search(candidate):
-            continue
-        parts.append(candidate.strip())
-        start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        parts.append(tail)
-    return parts

@@ -18,7 +18,8 @@ react agent's conversation byte for byte; `evals` cannot import `planner`, so th
 prompt, the answer tool and the user-turn renderer are passed in.
 
 A demo is kept only when it is evidence-backed: every tool call succeeded, each supporting
-article's evidence is on its fetched page, and the gold answer is on the cited page.
+article's evidence is on its fetched page, and it is a success by `evals.scoring.is_success`
+(the cited sentence states the gold answer and names the question's subject).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from evals.corpus import article_url, split_sentences
+from evals.corpus import article_url
 from evals.facts import display_name
-from evals.scoring import score_record
+from evals.scoring import is_success, score_record
+from tools.evidence import contains, split_sentences
 
 __all__ = ["ENGINE_NAME", "DemoToolbox", "build_demo", "build_demos", "compact_json", "engine_version", "write_jsonl"]
 
@@ -69,14 +71,6 @@ def engine_version() -> str:
         return version("deepstar")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-def _squash(text: str) -> str:
-    return " ".join((text or "").casefold().split())
-
-
-def _contains(page: str, needle: str) -> bool:
-    return bool(needle) and re.search(rf"(?<!\w){re.escape(_squash(needle))}(?!\w)", _squash(page)) is not None
 
 
 def _same_article(url: str, title: str) -> bool:
@@ -141,7 +135,7 @@ class _Script:
 
     async def find_if_hidden(self, url: str, observation: str, answers: Sequence[str], evidence: str) -> None:
         """A `find` with a keyword of the question/evidence when the open window hid the answer."""
-        if any(_contains(observation, a) for a in answers):
+        if any(contains(observation, a) for a in answers):
             return
         keyword = _keyword(self.task["question"], evidence, answers)
         if keyword:
@@ -160,7 +154,7 @@ def _keyword(question: str, evidence: str, answers: Sequence[str]) -> str | None
 
 def _entity_query(task: Mapping, title: str) -> str:
     name = display_name(title)
-    if _contains(task["question"], name) and not any(_contains(name, a) for a in task["answers"]):
+    if contains(task["question"], name) and not any(contains(name, a) for a in task["answers"]):
         return name
     return task["question"].rstrip("?. ")
 
@@ -173,18 +167,17 @@ def _snippet(page_text: str, preferred: Sequence[str], answers: Sequence[str]) -
     """The page sentence that states the answer: a preferred (evidence) text if it is on the
     page and holds an answer, else the first page sentence holding one."""
     for text in preferred:
-        if _contains(page_text, text) and any(_contains(text, a) for a in answers):
+        if contains(page_text, text) and any(contains(text, a) for a in answers):
             return text
-    for line in page_text.splitlines():
-        for sentence in split_sentences(line.lstrip("# ").strip()):
-            if any(_contains(sentence, a) for a in answers):
-                return sentence
+    for sentence in split_sentences(page_text):
+        if any(contains(sentence, a) for a in answers):
+            return sentence
     return None
 
 
 def _check_evidence(conv: _Conversation, url: str, task: Mapping, title: str) -> None:
     texts = _evidence_texts(task, title)
-    if texts and not any(_contains(conv.snapshots[url], t) for t in texts):
+    if texts and not any(contains(conv.snapshots[url], t) for t in texts):
         raise _Drop(f"evidence of {title!r} is not on its page")
 
 
@@ -206,8 +199,8 @@ async def _run_script(task: Mapping, script: _Script) -> tuple[str, str, str]:
         cited_title = titles[options.index(winner)]
         url = urls[winner]
         preferred = _evidence_texts(task, cited_title)
-        snippet = next((t for t in preferred if _contains(conv.snapshots[url], t)), None)
-        if snippet is None or not _contains(conv.snapshots[url], winner):
+        snippet = next((t for t in preferred if contains(conv.snapshots[url], t)), None)
+        if snippet is None or not contains(conv.snapshots[url], winner):
             raise _Drop(f"the winner {winner!r} is not stated on its page")
         return winner, url, snippet
     a_title = titles[0]
@@ -216,7 +209,7 @@ async def _run_script(task: Mapping, script: _Script) -> tuple[str, str, str]:
     answer_title = a_title
     if kind == "bridge":
         b_title = task.get("bridge_title") or titles[-1]
-        b_name = next((n for n in (display_name(b_title), b_title) if _contains(conv.snapshots[url], n)), None)
+        b_name = next((n for n in (display_name(b_title), b_title) if contains(conv.snapshots[url], n)), None)
         if b_name is None:
             raise _Drop(f"the bridge entity {b_title!r} is not named on {a_title!r}'s page")
         await conv.call("find", {"url": url, "pattern": b_name})
@@ -270,12 +263,14 @@ async def build_demo(
         "plan": [{"id": "q0", "text": question, "status": "done", "parent": None}],
         "final_answer": final_answer, "citations": citations,
     }
-    reward = score_record(record, conv.snapshots)
+    reward = score_record({**record, "kind": task.get("kind"), "options": task.get("options"),
+                           "evidence": task.get("evidence")}, conv.snapshots)
     for citation in citations:
         citation["supported"] = reward["citation_support"] == 1.0
-    success = reason is None and reward["em"] == 1.0 and reward["format_ok"] and reward["citation_support"] == 1.0
+    success = reason is None and is_success(reward)
     if reason is None and not success:
-        reason = f"scored em={reward['em']} citation_support={reward['citation_support']} format_ok={reward['format_ok']}"
+        reason = (f"scored em={reward['em']} citation_support={reward['citation_support']} "
+                  f"answer_supported={reward['answer_supported']} format_ok={reward['format_ok']}")
     record.update({
         "reward": reward, "success": success, "filter_reason": reason, "rationalized": False, "iteration": 0,
         "source": "demonstration", "model": None, "sampling": None,

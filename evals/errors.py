@@ -2,6 +2,8 @@
 
     EvalError                 base of everything below; `str(err)` is meant for the user
     ├── CorpusError           the offline wiki data file is missing or unreadable
+    ├── StageFailed           too many runs of an eval or STaR stage raised: a systematic failure
+    │                         (server down, unknown model), not a sample to score 0
     ├── StarError             the STaR loop was asked for something its run directory cannot give
     └── TaskFileError         a task file is malformed; carries path, line (or record) and field
 
@@ -13,7 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CorpusError", "EvalError", "StarError", "TaskFileError"]
+__all__ = ["CorpusError", "EvalError", "StageFailed", "StarError", "TaskFileError", "check_failures"]
+
+# a stage survives a few runs that raise (a flaky request), not a systematic failure
+MAX_RAISED_SHARE = 0.2
 
 
 class EvalError(Exception):
@@ -22,6 +27,22 @@ class EvalError(Exception):
 
 class CorpusError(EvalError):
     pass
+
+
+class StageFailed(EvalError):
+    """More than `MAX_RAISED_SHARE` of a stage's runs raised; carries the stage and the first error."""
+
+    def __init__(self, stage: str, raised: int, total: int, first_error: str) -> None:
+        self.stage, self.raised, self.total, self.first_error = stage, raised, total, first_error
+        super().__init__(f"{stage}: {raised} of {total} runs raised (first: {first_error}); this is a systematic "
+                         f"failure, not a result: fix it (is the server up, is the model or adapter loaded?) "
+                         f"and run the same command again to resume")
+
+
+def check_failures(stage: str, errors: list[str], total: int, *, max_share: float = MAX_RAISED_SHARE) -> None:
+    """Raise StageFailed when more than `max_share` of `total` runs raised (`errors`: their messages)."""
+    if total and len(errors) > max(1, max_share * total):
+        raise StageFailed(stage, len(errors), total, errors[0])
 
 
 class StarError(EvalError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from evals.corpus import Article, split_sentences
 
-__all__ = ["COUNTRY_ALIASES", "DEMONYMS", "Fact", "display_name", "extract_facts", "person_aliases"]
+__all__ = ["COUNTRY_ALIASES", "DEMONYMS", "NOT_PERSON", "Fact", "display_name", "extract_facts", "person_aliases"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ _CITY_DESC = re.compile(
     r"(?:Second|Third)-(?:most populous|largest) city)\b"
 )
 _LIFESPAN = re.compile(r"^(?P<head>[^()]+?) \((?P<b>\d{3,4}) ?– ?(?P<d>\d{3,4})\)$")
-_NOT_PERSON = re.compile(
+NOT_PERSON = re.compile(
     r"\b(?:war|kingdom|dynasty|empire|period|era|state|republic|controversy|revolution|"
     r"movement|crisis|battle|caliphate|sultanate|league|union|company|band|group|family|"
     r"style|school|culture|civilization|church|order|council|treaty|conflict|rebellion|"
@@ -162,7 +162,7 @@ def _continent(region: str) -> str | None:
 
 def _person_facts(a: Article) -> Iterable[Fact]:
     m = _LIFESPAN.match(a.description)
-    if not m or _NOT_PERSON.search(m["head"]) or not _PRONOUN.search(a.extract) or "BC" in a.description:
+    if not m or NOT_PERSON.search(m["head"]) or not _PRONOUN.search(a.extract) or "BC" in a.description:
         return
     born, died = int(m["b"]), int(m["d"])
     if not 15 <= died - born <= 110:

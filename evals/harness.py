@@ -5,10 +5,11 @@ Outputs (see `result_paths`): a per-task JSONL, one line per task, appended and 
 each task finishes (so a crash loses at most the tasks in flight), and a summary JSON.
 With `resume=True` the tasks already in the JSONL are skipped, except those whose run
 raised before producing a trajectory (a server that was down), which run again. A task whose `run` raises
-is recorded with its error (and zero scores), never fatal.
+is recorded with its error (and zero scores); when more than a small share of the runs raise
+(`evals.errors.MAX_RAISED_SHARE`), the eval stops with `StageFailed` instead of writing a summary.
 
-Success, per task: EM = 1, the format is ok, and at least one citation is supported by
-the cited page's snapshot.
+Success, per task, is `evals.scoring.is_success`: EM = 1, the format is ok, every citation
+is supported by a sentence of a page the run fetched, and a cited sentence states the answer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.scoring import score_record
+from evals.errors import check_failures
+from evals.scoring import is_success, score_record
 
 __all__ = ["METRICS", "compare", "load_results", "print_summary", "result_paths", "run_eval", "summarize"]
 
@@ -59,11 +61,12 @@ def load_results(path: str | Path) -> dict[str, dict]:
 def _result_line(task: Mapping, record: Mapping | None, error: str | None, latency_s: float) -> dict:
     gold = list(task.get("answers") or [])
     if record is None:
-        scores = {"em": 0.0, "f1": 0.0, "citation_support": 0.0, "format_ok": False}
+        scores = {"em": 0.0, "f1": 0.0, "citation_support": 0.0, "format_ok": False, "answer_supported": False}
         usage, prediction, trajectory_id = {}, None, None
     else:
-        scored = dict(record)
-        scored["gold_answers"] = gold  # the agent does not know the gold; score against the task's
+        # the agent does not know the gold (nor a comparison's facts); score against the task's
+        scored = {**record, "gold_answers": gold, "kind": task.get("kind") or record.get("kind"),
+                  "options": task.get("options"), "evidence": task.get("evidence")}
         scores = score_record(scored, record.get("snapshots") or {})
         usage = record.get("usage") or {}
         prediction, trajectory_id = record.get("final_answer"), record.get("id")
@@ -74,7 +77,7 @@ def _result_line(task: Mapping, record: Mapping | None, error: str | None, laten
         "prediction": prediction, "gold": gold,
         "em": scores["em"], "f1": scores["f1"], "citation_support": scores["citation_support"],
         "format_ok": bool(scores["format_ok"]),
-        "success": scores["em"] == 1.0 and bool(scores["format_ok"]) and scores["citation_support"] > 0,
+        "success": is_success(scores),
         "tokens": int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0),
         "latency_s": round(latency_s, 4), "error": error, "trajectory_id": trajectory_id,
     }
@@ -149,6 +152,7 @@ async def run_eval(
     if progress is not None:
         progress(finished, total)
     gate = asyncio.Semaphore(concurrency)
+    raised: list[str] = []
 
     with jsonl.open("a", encoding="utf-8") as fh:
         async def one(task: Mapping) -> None:
@@ -160,6 +164,7 @@ async def run_eval(
                     record = await run(dict(task))
                 except Exception as exc:  # a failed task is a result, not a crash of the eval
                     error = f"{type(exc).__name__}: {exc}"
+                    raised.append(error)
                 row = _result_line(task, record, error, time.perf_counter() - t0)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
@@ -169,6 +174,8 @@ async def run_eval(
                 progress(finished, total)
 
         await asyncio.gather(*(one(t) for t in todo))
+    # ... unless many do: then it is the server or the model, and scoring them 0 would be a lie
+    check_failures(f"eval {jsonl.parent.name or jsonl.name}", raised, len(todo))
 
     rows = [done[str(t["id"])] for t in tasks if str(t["id"]) in done]
     summary = summarize(rows, config=config, results_path=str(jsonl))

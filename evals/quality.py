@@ -10,15 +10,21 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from evals.details import HEDGES, answer_type_of
+
 __all__ = [
     "RULES",
     "ambiguous_comparison",
     "answer_leaked",
     "answer_not_in_evidence",
+    "answer_type_mismatch",
     "bad_length",
+    "bound_not_value",
     "dangling_pronoun",
     "evidence_starts_with_pronoun",
+    "hedged_evidence",
     "junk_characters",
+    "one_of_several",
     "passes",
     "problems",
 ]
@@ -86,10 +92,11 @@ def bad_length(task: Task) -> str | None:
 
 
 def evidence_starts_with_pronoun(task: Task) -> str | None:
-    """Evidence like 'It was completed in 1889.' cannot be resolved on its own."""
+    """Evidence like 'It was completed in 1889.' cannot be resolved on its own, unless the
+    extraction resolved the pronoun to the article (the item's `subject`, see evals.details)."""
     for item in task.get("evidence") or []:
         words = _words(item["text"])
-        if words and words[0].lower() in PRONOUNS:
+        if words and words[0].lower() in PRONOUNS and item.get("subject") != item.get("title"):
             return f"evidence starts with the pronoun {words[0]!r}"
     return None
 
@@ -114,6 +121,88 @@ def junk_characters(task: Task) -> str | None:
     return None
 
 
+def _answer_spans(task: Task) -> list[tuple[str, int, int, str]]:
+    """(evidence text, start, end, field) of every place the main answer occurs in the evidence."""
+    answer = task["answers"][0]
+    spans = []
+    for item in task.get("evidence") or []:
+        text = item["text"]
+        for m in re.finditer(rf"(?<!\w){re.escape(answer)}(?!\w)", text):
+            spans.append((text, m.start(), m.end(), item.get("field", "")))
+    return spans
+
+
+NUMERIC_TYPES = ("year", "date", "number", "measure")
+
+
+def answer_type_mismatch(task: Task) -> str | None:
+    """The answer must look like its declared type: a year for 'year', a number with a unit for
+    'measure'; a name type (person, place, ...) must not be a bare number or date."""
+    declared = task.get("answer_type")
+    if not declared or declared in ("entity", "nationality", "symbol"):
+        return None
+    found = answer_type_of(task["answers"][0])
+    if {declared, found} == {"year", "number"} and task["answers"][0].isdigit():
+        return None  # a bare 3-digit integer reads as either ("121 islands", "founded in 786")
+    if declared in NUMERIC_TYPES and found != declared:
+        return f"answer {task['answers'][0]!r} is a {found}, not a {declared}"
+    if declared not in NUMERIC_TYPES and found in NUMERIC_TYPES:
+        return f"answer {task['answers'][0]!r} is a {found}, not a {declared}"
+    return None
+
+
+_BOUND_BEFORE = re.compile(r"(?:up to|more than|over|at least|less than|under|as much as|as many as|fewer than|"
+                           r"at most|nearly|almost|between|from)\s*$", re.I)
+_RANGE_AFTER = re.compile(r"^\s*(?:–|-|to|or|and)\s*\d")
+_RANGE_BEFORE = re.compile(r"\d\s*(?:–|-|to|or)\s*$|\bbetween\s+[\d,.]+(?:\s*[a-z]+)?\s+and\s*$")
+
+
+def bound_not_value(task: Task) -> str | None:
+    """A numeric answer that its extract sentence states only as a bound or one end of a range
+    ('up to 7 metres', '2–7 m', 'between 1827 and 1846'): not the value the question asks.
+    Description spans ('(1898–1956)', 'from 1861 to 1865') are what birth/death/office
+    questions ask, so only extract sentences count; one plain mention is enough."""
+    if task.get("kind") == "comparison" or task.get("answer_type") not in NUMERIC_TYPES:
+        return None
+    spans = [(text, start, end) for text, start, end, field in _answer_spans(task) if field == "extract"]
+    if not spans:
+        return None
+    hedged = [a.lower() for a in task["answers"][1:]]
+
+    def bounded(text: str, start: int, end: int) -> bool:
+        before, after = text[:start], text[end:]
+        if _RANGE_AFTER.match(after) or _RANGE_BEFORE.search(before):
+            return True
+        bound = _BOUND_BEFORE.search(before)
+        return bool(bound) and not any(a.startswith(bound.group(0).split()[0].lower()) for a in hedged)
+
+    if all(bounded(*span) for span in spans):
+        return f"answer {task['answers'][0]!r} is only a bound or one end of a range in the evidence"
+    return None
+
+
+def one_of_several(task: Task) -> str | None:
+    """A name answer that is one item of a list in its evidence ('by Reich and Richter',
+    'Hurley, Karim, and Chen'): the question has several right answers."""
+    if task.get("kind") == "comparison" or task.get("answer_type") in NUMERIC_TYPES:
+        return None
+    for text, start, end, _ in _answer_spans(task):
+        before, after = text[:start], text[end:]
+        if re.match(r"^(?:,? (?:and|&) (?:the )?[A-Z]|,? along with |, [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)*,? and [A-Z])",
+                    after) or re.search(r"[A-Z][\w.'’-]*,? (?:and|&) $", before):
+            return f"answer {task['answers'][0]!r} is one of several in the evidence"
+    return None
+
+
+def hedged_evidence(task: Task) -> str | None:
+    """Extract evidence that hedges ('probably', 'is believed', 'according to legend'): a gold
+    answer must be a statement, not a guess."""
+    for item in task.get("evidence") or []:
+        if item.get("field") == "extract" and "subject" in item and (m := HEDGES.search(item["text"])):
+            return f"evidence hedges ({m.group(0)!r})"
+    return None
+
+
 RULES: tuple[Callable[[Task], str | None], ...] = (
     dangling_pronoun,
     answer_leaked,
@@ -122,6 +211,10 @@ RULES: tuple[Callable[[Task], str | None], ...] = (
     evidence_starts_with_pronoun,
     answer_not_in_evidence,
     junk_characters,
+    answer_type_mismatch,
+    bound_not_value,
+    one_of_several,
+    hedged_evidence,
 )
 
 

@@ -1,39 +1,32 @@
-"""Scorers for one trajectory record: exact match, token F1, format, citation support.
+"""Scorers for one trajectory record: exact match, token F1, format, evidence, answer type,
+and the one definition of a successful trajectory.
 
-Normalization (`normalize_answer`), decided once for every scorer:
-- Unicode: NFKD, combining marks dropped ("Schrödinger" == "Schrodinger"), case-folded;
-- numbers: thousands separators dropped ("1,000" == "1000"); a decimal point between digits
-  is kept ("2.04" stays "2.04", so it never equals "204");
-- punctuation and the articles a/an/the removed, whitespace collapsed (so a trailing
-  period, quotes or brackets never matter).
+Normalization and "supported" are decided once, in `tools.evidence` (the planner's verify
+node uses the same): `normalize_answer` is that normalization. A citation is supported when
+a sentence of the page this run fetched states its claim and names the question's subject
+(`tools.evidence.find_evidence`); the answer is supported when some citation's sentence
+states the final answer or the gold alias it matched; a comparison also needs both
+compared facts on pages the run opened.
+
+`is_success` is the one definition of success (the harness, the stored record, the
+demonstrations and the STaR filter use it): the answer is right (EM, or token F1 at or
+above a threshold for an answer of the expected type), the format is valid, every citation
+is supported and the answer is.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["citation_support", "exact_match", "f1", "format_ok", "normalize_answer", "score_record"]
+from tools.evidence import contains, content_words, find_evidence, split_sentences
+from tools.evidence import normalize as normalize_answer
+
+__all__ = ["answer_supported", "answer_type_ok", "citation_support", "compared_facts_fetched", "exact_match",
+           "expected_type", "f1", "format_ok", "is_success", "matched_alias", "normalize_answer", "score_record"]
 
 MAX_ANSWER_WORDS = 30
-_DECIMAL = "\u0000"
-
-
-def normalize_answer(text: str | None) -> str:
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    while True:  # 1,234,567 -> 1234567 (loop: overlapping groups)
-        new = re.sub(r"(\d),(\d{3})(?!\d)", r"\1\2", text)
-        if new == text:
-            break
-        text = new
-    text = re.sub(r"(?<=\d)\.(?=\d)", _DECIMAL, text)
-    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
-    text = text.replace(_DECIMAL, ".")
-    text = re.sub(r"\b(?:a|an|the)\b", " ", text)
-    return " ".join(text.split())
 
 
 def _as_list(answers: str | Iterable[str]) -> list[str]:
@@ -82,33 +75,132 @@ def format_ok(record: Mapping) -> bool:
     return not (isinstance(last, str) and _unclosed_tool_call(last))
 
 
-def _squash(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text or "").casefold().split())
+
+# --- the answer's expected type -------------------------------------------------------------
+_MONTHS = ("january february march april may june july august september october november december "
+           "jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_NUMBER_WORDS = set(("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+                     "hundred thousand million billion dozen").split())
+_TYPES = (  # (type, question pattern), first match wins
+    ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century)|"
+                        r"on (?:what|which) (?:date|day))\b|\b(?:what|which) year\b")),
+    ("measure", re.compile(r"\bhow (?:tall|high|long|far|deep|heavy|wide|big|large|old)\b|"
+                           r"\bwhat is the (?:height|length|area|elevation|depth|width|mass|weight)\b")),
+    ("number", re.compile(r"\bhow (?:many|much)\b")),
+)
 
 
-def citation_support(citations: Sequence[Mapping], snapshots: Mapping[str, str]) -> float:
-    """Fraction of citations whose snippet occurs (whitespace/case-normalized) in the
-    snapshot text of the cited URL (fragment ignored). No citations -> 0.0."""
+def expected_type(question: str | None) -> str | None:
+    """'date', 'measure' or 'number' when the question's form asks for one; else None."""
+    q = " ".join((question or "").casefold().split())
+    return next((kind for kind, pattern in _TYPES if pattern.search(q)), None)
+
+
+def _has_number(norm: str) -> bool:
+    return bool(re.search(r"\d", norm)) or bool(set(norm.split()) & _NUMBER_WORDS)
+
+
+def answer_type_ok(question: str | None, answer: str | None, *, options: Sequence[str] = ()) -> bool:
+    """Whether `answer` is the kind of thing `question` asks for: a when-question wants a date,
+    a how-tall one a measure, a how-many one a number; an answer that only repeats words of
+    the question is no answer (unless it is one of the options the question offers)."""
+    norm = normalize_answer(answer)
+    if not norm:
+        return False
+    kind = expected_type(question)
+    if kind == "date" and not (re.search(r"\d", norm) or any(m in norm.split() for m in _MONTHS)):
+        return False
+    if kind in ("measure", "number") and not _has_number(norm):
+        return False
+    offered = any(contains(answer, o) or contains(o, answer) for o in options)
+    words = content_words(answer)
+    if kind is None and not offered and words and words <= content_words(question) and " or " not in \
+            f" {normalize_answer(question)} ":
+        return False
+    return True
+
+
+# --- evidence ---------------------------------------------------------------------------------
+def _page(snapshots: Mapping[str, str], url: str | None) -> str | None:
+    url = url or ""
+    return snapshots.get(url, snapshots.get(url.split("#", 1)[0]))
+
+
+def citation_support(citations: Sequence[Mapping], snapshots: Mapping[str, str], *, question: str = "",
+                     answer: str | None = None) -> float:
+    """Fraction of citations whose snippet (or, with none usable, a sentence of the cited page this
+    run fetched) states the citation's claim (else `answer`) and names the question's subject.
+    No citations -> 0.0."""
     if not citations:
         return 0.0
-    supported = 0
-    for citation in citations:
-        url = (citation.get("url") or "").split("#", 1)[0]
-        snippet = _squash(citation.get("snippet") or "")
-        page = snapshots.get(url, snapshots.get(citation.get("url") or ""))
-        if snippet and page is not None and snippet in _squash(page):
-            supported += 1
+    supported = sum(find_evidence(_page(snapshots, c.get("url")), claims=[c.get("claim") or answer or ""],
+                                  subject=question, quote=c.get("snippet")).supported for c in citations)
     return supported / len(citations)
 
 
+def matched_alias(prediction: str | None, gold: Iterable[str]) -> str | None:
+    """The gold answer `prediction` matched: the exact one, else the one of best token F1."""
+    gold = [g for g in gold if normalize_answer(g)]
+    exact = next((g for g in gold if exact_match(prediction, g)), None)
+    if exact is not None or not gold:
+        return exact
+    best = max(gold, key=lambda g: f1(prediction, g))
+    return best if f1(prediction, best) > 0 else None
+
+
+def answer_supported(record: Mapping, snapshots: Mapping[str, str]) -> bool:
+    """Some citation's sentence states the final answer (or the gold alias it matched) and names
+    the question's subject."""
+    prediction = record.get("final_answer") or ""
+    alias = matched_alias(prediction, record.get("gold_answers") or [])
+    claims = [prediction] + ([alias] if alias else [])
+    return any(find_evidence(_page(snapshots, c.get("url")), claims=claims, subject=record.get("question") or "",
+                             quote=c.get("snippet")).supported for c in record.get("citations") or [])
+
+
+def compared_facts_fetched(record: Mapping, snapshots: Mapping[str, str]) -> bool:
+    """A comparison is backed only when the run opened both compared facts: each evidence text
+    of the task on some page of this run (without evidence texts: each option named, beside a
+    number, in a sentence of some page of this run)."""
+    pages = [t for t in snapshots.values() if t]
+    evidence = [e.get("text") if isinstance(e, Mapping) else e for e in record.get("evidence") or []]
+    evidence = [e for e in evidence if isinstance(e, str) and e.strip()]
+    if evidence:
+        return all(any(contains(p, e) for p in pages) for e in evidence)
+    options = [o for o in record.get("options") or [] if normalize_answer(o)]
+    if len(options) < 2:
+        return False
+    return all(any(contains(s, o) and re.search(r"\d", s) for p in pages for s in split_sentences(p))
+               for o in options)
+
+
 def score_record(record: Mapping, snapshots: Mapping[str, str]) -> dict:
-    """{em, f1, format_ok, citation_support, judge}; `judge` is filled by `evals.judge`."""
+    """{em, f1, format_ok, citation_support, answer_supported, answer_type_ok, judge};
+    `judge` is filled by `evals.judge`. `snapshots`: the pages this run fetched (url -> text)."""
     gold = record.get("gold_answers") or record.get("answers") or []
     prediction = record.get("final_answer")
+    question = record.get("question") or ""
+    supported = answer_supported({**record, "gold_answers": gold}, snapshots)
+    if supported and record.get("kind") == "comparison":
+        supported = compared_facts_fetched(record, snapshots)
     return {
         "em": exact_match(prediction, gold),
         "f1": f1(prediction, gold),
         "format_ok": format_ok(record),
-        "citation_support": citation_support(record.get("citations") or [], snapshots),
+        "citation_support": citation_support(record.get("citations") or [], snapshots, question=question,
+                                             answer=prediction),
+        "answer_supported": supported,
+        "answer_type_ok": answer_type_ok(question, prediction, options=record.get("options") or ()),
         "judge": None,
     }
+
+
+def is_success(reward: Mapping, *, f1_threshold: float | None = None) -> bool:
+    """The one definition of a successful trajectory: a right answer (EM; or token F1 at or above
+    `f1_threshold` for an answer of the expected type), a valid format, every citation supported
+    and the answer itself supported by a cited sentence."""
+    correct = reward.get("em") == 1.0 or (
+        f1_threshold is not None and (reward.get("f1") or 0.0) >= f1_threshold and bool(reward.get("answer_type_ok")))
+    return bool(correct and reward.get("format_ok") and reward.get("citation_support") == 1.0
+                and reward.get("answer_supported"))

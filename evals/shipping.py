@@ -3,7 +3,9 @@
 A run directory (`deepstar star --out DIR`, see evals/star.py) holds `config.json` (the
 StarConfig, base model and its hash), `metrics.json` (the seed adapter's and every
 iteration's dev summary), `command.json` (the command line that ran it), `seed/` and
-`iter_I/` with `adapter*/`, `dataset.jsonl` and `dataset.meta.json`, and `baseline_*/`.
+`iter_I/` with `adapter*/`, `dataset.jsonl` and `dataset.meta.json` (and `eval_<set>/`
+beside each dev eval for the extra sets it also scored, e.g. `--human`), `baseline_*/`, and
+`test/metrics.json` once the test split was scored (`--final-test`).
 `choose` picks the adapter (the iteration asked for, else the best on dev), `build_card`
 writes down everything the model card needs from those files.
 """
@@ -63,8 +65,8 @@ def _candidates(run_dir: Path, metrics: Mapping[str, Any]) -> list[RunChoice]:
 
 
 def choose(run_dir: Path, iteration: int | None = None) -> RunChoice:
-    """The run's adapter of `iteration` (0 = the seed adapter), else the one best on dev
-    (EM, then success rate; the earlier iteration on a tie)."""
+    """The run's adapter of `iteration` (0 = the seed adapter), else the one the run chose on dev
+    (recorded with its test scores), else the one with the highest dev EM (earlier on a tie)."""
     run_dir = Path(run_dir)
     metrics = _read(run_dir / "metrics.json")
     if not isinstance(metrics, dict):
@@ -82,12 +84,13 @@ def choose(run_dir: Path, iteration: int | None = None) -> RunChoice:
         c = match[0]
         return RunChoice(**{**c.__dict__, "chosen_by": f"iteration {iteration} asked for"})
 
-    def key(c: RunChoice) -> tuple[float, float, int]:
-        overall = c.dev.get("overall", {})
-        return (overall.get("em", 0.0), overall.get("success_rate", 0.0), -c.iteration)
-
-    best = max(found, key=key)
-    return RunChoice(**{**best.__dict__, "chosen_by": "best dev EM of the run (then success rate, then earlier)"})
+    chosen = ((_read(run_dir / "test" / "metrics.json") or {}).get("chosen") or {}).get("iteration")
+    if chosen is not None and any(c.iteration == chosen for c in found):
+        best = next(c for c in found if c.iteration == chosen)
+        return RunChoice(**{**best.__dict__, "chosen_by": "the run's choice on dev (the model it scored on test)"})
+    # the loop's own rule (StarLoop.best_iteration): the highest dev EM, the earlier iteration on a tie
+    best = max(found, key=lambda c: (c.dev.get("overall", {}).get("em", 0.0), -c.iteration))
+    return RunChoice(**{**best.__dict__, "chosen_by": "the highest dev EM of the run (the earlier on a tie)"})
 
 
 def reproduce_command(run_dir: Path, config: Mapping[str, Any]) -> str:
@@ -110,26 +113,33 @@ def _row(model: str, split: str, summary: Mapping[str, Any]) -> dict[str, Any]:
             "by_kind": {k: v.get("em") for k, v in (summary.get("by_kind") or {}).items()}}
 
 
+def _with_extra(rows: list[dict[str, Any]], label: str, summary: Mapping[str, Any], eval_dir: Path) -> None:
+    """The dev row, then one row per extra set the run scored beside dev (`eval_<name>/`, e.g. human)."""
+    rows.append(_row(label, "dev", summary))
+    for extra in sorted(eval_dir.glob("eval_*/summary.json")):
+        rows.append(_row(label, extra.parent.name.removeprefix("eval_"), _read(extra) or {}))
+
+
 def _results(run_dir: Path, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kind in ("fewshot", "direct"):
         b = _read(run_dir / f"baseline_{kind}" / "metrics.json")
         if b:
-            rows.append(_row(f"baseline: {kind}", "dev", b["dev"]))
+            _with_extra(rows, f"baseline: {kind}", b["dev"], run_dir / f"baseline_{kind}")
     for e in (metrics.get("seed") or {}).get("evals") or []:
-        rows.append(_row(f"iteration 0 (seed adapter, training seed {e['seed']})", "dev", e["summary"]))
+        _with_extra(rows, f"iteration 0 (seed adapter, training seed {e['seed']})", e["summary"],
+                    run_dir / "seed" / f"s{e['seed']}")
     for m in metrics.get("iterations") or []:
-        rows.append(_row(f"iteration {m['iteration']}", "dev", m["dev"]))
-    # the test split, scored once at the end: {"model": NAME, "summary": SUMMARY} or a list of them
-    test = metrics.get("test")
-    for t in ([test] if isinstance(test, dict) else test or []):
-        if isinstance(t, dict) and isinstance(t.get("summary"), dict):
-            rows.append(_row(str(t.get("model")), "test", t["summary"]))
+        _with_extra(rows, f"iteration {m['iteration']}", m["dev"], run_dir / f"iter_{m['iteration']}")
+    # the test split, scored once at the end (`deepstar star --final-test`): test/metrics.json
+    test = _read(run_dir / "test" / "metrics.json") or {}
+    for label, arm in (test.get("arms") or {}).items():
+        rows.append(_row(f"{label}: {arm.get('model')}", "test", arm.get("summary") or {}))
     return rows
 
 
 def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None = None) -> dict[str, Any]:
-    """Everything the model card says about the chosen adapter (reasoner.shipped adds the files)."""
+    """Everything the model card says about the chosen adapter (reasoner.shipped_reasoner adds the files)."""
     run_dir = choice.run_dir
     metrics = _read(run_dir / "metrics.json") or {}
     config = _read(run_dir / "config.json") or {}

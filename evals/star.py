@@ -9,12 +9,16 @@ Schedule of one `deepstar star` run (every stage writes its artifacts, then a ma
                 evaluated on dev with two seeds to measure the noise of iteration 0.
   iteration i = 1..K, with the model M(i-1) (the seed adapter, or the prompted base):
              1. rollout      k samples per training task at `temperature`
-             2. filter       keep a trajectory only if its answer matches gold (EM, or F1
-                             >= threshold), its format is valid, and its citations are
-                             supported by pages it fetched, one of them stating the answer
+             2. filter       keep a trajectory only if it is a success (`is_success`): its
+                             answer matches gold (EM, or F1 >= threshold with the expected
+                             answer type), its format is valid, every citation is supported
+                             by a sentence of a page it fetched itself, one of them stating
+                             the answer and naming the question's subject (a comparison:
+                             both compared facts on pages it opened)
              3. rationalize  tasks with no kept sample are run again with the gold answer
                              as a hint; passing trajectories are kept, the hint removed,
-                             flagged `rationalized`
+                             flagged `rationalized`, unless a tool call wrote the answer
+                             before any observation showed it (the hint smuggled in)
              4. dataset      rebuilt from scratch: seed demonstrations + this iteration's
                              kept + rationalized, de-duplicated (never accumulated)
              5. train        a fresh LoRA on the frozen base (never continued from M(i-1)),
@@ -42,11 +46,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.errors import StarError
-from evals.harness import run_eval
-from evals.scoring import exact_match, f1, format_ok, normalize_answer
+from evals.errors import StarError, check_failures
+from evals.harness import load_results, run_eval
+from evals.scoring import is_success, normalize_answer, score_record
 from reasoner.errors import ReasonerError
 from reasoner.protocol import strip_hint
+from reasoner.stats import paired_difference
+from tools.evidence import contains
 
 __all__ = [
     "StarConfig",
@@ -54,6 +60,7 @@ __all__ = [
     "StarLoop",
     "direct_records",
     "exemplar_text",
+    "hint_smuggled",
     "passes_filter",
     "rebuild_dataset",
     "steps_for",
@@ -127,29 +134,64 @@ class StarDeps:
 
 
 # --- the pure stages: filter, hint stripping, dataset, schedule ----------------------------
-def passes_filter(record: Mapping[str, Any], *, f1_threshold: float = 0.8) -> tuple[bool, str | None]:
-    """(keep, why not). Correct answer, valid format, and evidence this run fetched."""
+def passes_filter(record: Mapping[str, Any], *, f1_threshold: float = 0.8,
+                  task: Mapping[str, Any] | None = None, rationalized: bool | None = None) -> tuple[bool, str | None]:
+    """(keep, why not): `evals.scoring.is_success` on this run's own pages, re-scored here
+    (never trusting flags the record carries), and a rationalization that did not smuggle
+    the hint. `task`: the task the record ran (a comparison's options and evidence);
+    `rationalized`: whether it ran with the hint (default: the record's flag)."""
+    if rationalized is None:
+        rationalized = bool(record.get("rationalized"))
     if record.get("error") and not record.get("final_answer"):
         return False, "error"
-    gold = record.get("gold_answers") or []
-    prediction = record.get("final_answer") or ""
-    if not (exact_match(prediction, gold) or f1(prediction, gold) >= f1_threshold):
+    task = task or {}
+    gold = record.get("gold_answers") or list(task.get("answers") or [])
+    scored = {**record, "gold_answers": gold, "kind": record.get("kind") or task.get("kind"),
+              "options": task.get("options"), "evidence": task.get("evidence")}
+    reward = score_record(scored, record.get("snapshots") or {})
+    if not (reward["em"] or reward["f1"] >= f1_threshold):
         return False, "wrong_answer"
-    if not format_ok(record):
+    if not reward["em"] and not reward["answer_type_ok"]:
+        return False, "wrong_answer_type"
+    if not reward["format_ok"]:
         return False, "bad_format"
-    citations = record.get("citations") or []
-    if not citations:
+    if not record.get("citations"):
         return False, "no_citation"
-    if not all(c.get("supported") for c in citations):
+    if reward["citation_support"] < 1.0:
         return False, "unsupported_citation"
-    # the cited evidence must state the answer: the prediction or the gold alias it matched
-    needles = [n for n in {normalize_answer(prediction), *(normalize_answer(g) for g in gold)} if n]
-    snapshots = record.get("snapshots") or {}
-    stated = any(f" {n} " in f" {normalize_answer(snapshots.get(c.get('url'), '') or c.get('snippet', ''))} "
-                 for c in citations for n in needles)
-    if not stated:
+    if not reward["answer_supported"]:
         return False, "answer_not_in_evidence"
+    if rationalized and hint_smuggled(record, gold):
+        return False, "hint_smuggled"
+    if not is_success(reward, f1_threshold=f1_threshold):  # the checks above are its parts, spelled out
+        return False, "not_successful"
     return True, None
+
+
+def _arguments_text(call: Mapping[str, Any]) -> str:
+    args = call.get("function", call).get("arguments")
+    try:
+        args = json.loads(args) if isinstance(args, str) else args
+    except ValueError:
+        return str(args)
+    return " ".join(str(v) for v in args.values()) if isinstance(args, dict) else str(args)
+
+
+def hint_smuggled(record: Mapping[str, Any], answers: Sequence[str]) -> bool:
+    """Whether a tool call's arguments hold a gold answer that no earlier observation of this run
+    showed (and the question does not contain): the model copied it from the hint, so training on
+    it would teach answering from nowhere."""
+    question = record.get("question") or ""
+    answers = [a for a in answers if normalize_answer(a) and not contains(question, a)]
+    seen = ""
+    for m in record.get("messages") or []:
+        if m.get("role") == "tool":
+            seen += " " + (m.get("content") or "")
+        for call in m.get("tool_calls") or []:
+            text = _arguments_text(call)
+            if any(contains(text, a) and not contains(seen, a) for a in answers):
+                return True
+    return False
 
 
 def strip_hints(record: dict[str, Any]) -> dict[str, Any]:
@@ -249,8 +291,14 @@ def exemplar_text(demos: Sequence[dict], n: int) -> str:
 
 # --- the loop ---------------------------------------------------------------------------------------
 class StarLoop:
-    def __init__(self, cfg: StarConfig, deps: StarDeps, *, system: str | None = None) -> None:
+    """`extra_evals`: named task sets every eval of the run also scores (e.g. `human`: the
+    hand-written development questions), beside dev, into `<stage>/eval_<name>/`. They are
+    measured only: nothing is ever rolled out, rationalized or trained on them."""
+
+    def __init__(self, cfg: StarConfig, deps: StarDeps, *, system: str | None = None,
+                 extra_evals: Mapping[str, list[dict]] | None = None) -> None:
         self.cfg, self.deps, self.system = cfg, deps, system
+        self.extra_evals = dict(extra_evals or {})
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self._provenance = {"config": asdict(cfg), "base_model": deps.base_model,
@@ -331,16 +379,17 @@ class StarLoop:
         sem = asyncio.Semaphore(self.cfg.concurrency)
         path.parent.mkdir(parents=True, exist_ok=True)
         finished = len(done)
+        raised: list[str] = []
 
         async def one(i: int, task: dict, kwargs: dict) -> None:
             nonlocal finished
             async with sem:
                 try:
                     record = await self.deps.run(task, **kwargs)
-                except Exception as exc:  # a failed run is a failed sample, not a failed loop
+                except Exception as exc:  # a failed run is a failed sample, not a failed loop ...
+                    raised.append(f"{type(exc).__name__}: {exc}")
                     record = {"id": None, "question": task["question"], "gold_answers": task.get("answers", []),
-                              "final_answer": "", "error": f"{type(exc).__name__}: {exc}", "citations": [],
-                              "_raised": True}
+                              "final_answer": "", "error": raised[-1], "citations": [], "_raised": True}
             record = {**record, "_job": i, "_task_id": task.get("id")}
             with path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
@@ -349,6 +398,8 @@ class StarLoop:
                 self.deps.progress(f"  {path.parent.name}/{path.stem}: {finished}/{len(jobs)} runs")
 
         await asyncio.gather(*(one(i, t, kw) for i, t, kw in todo))
+        # ... unless many fail: a loop that trains on demonstrations alone is no STaR run
+        check_failures(f"{path.parent.name}/{path.stem}", raised, len(todo))
         latest = {r["_job"]: r for r in self._read_jsonl(path) if "_job" in r}  # a re-run job's last line wins
         return [latest[job] for job in sorted(latest)]
 
@@ -358,8 +409,13 @@ class StarLoop:
             return await self.deps.run(task, model=model, hint=None, temperature=0.0, seed=self.cfg.seed,
                                        exemplars=exemplars)
 
-        return await run_eval(tasks, run, concurrency=self.cfg.concurrency, out_dir_or_path=d / "eval",
-                              resume=True, config={**self._provenance, "model": model, "stage": "eval"})
+        summary = await run_eval(tasks, run, concurrency=self.cfg.concurrency, out_dir_or_path=d / "eval",
+                                 resume=True, config={**self._provenance, "model": model, "stage": "eval"})
+        for name, extra in self.extra_evals.items():
+            self.deps.progress(f"{d.relative_to(self.out).as_posix()}: {name} eval of {model} ({len(extra)} tasks)")
+            await run_eval(extra, run, concurrency=self.cfg.concurrency, out_dir_or_path=d / f"eval_{name}",
+                           resume=True, config={**self._provenance, "model": model, "stage": f"eval_{name}"})
+        return summary
 
     async def _train(self, d: Path, records: list[dict], *, steps: int, seed: int, name: str,
                      iteration: int | None, adapter: Path) -> Path:
@@ -440,8 +496,9 @@ class StarLoop:
         # 2. filter
         self.deps.on_stage(f"{d.name}/filter")
         kept, reasons = [], {}
+        by_id = {t.get("id"): t for t in tasks}
         for r in rollouts:
-            ok, why = passes_filter(r, f1_threshold=cfg.f1_threshold)
+            ok, why = passes_filter(r, f1_threshold=cfg.f1_threshold, task=by_id.get(r.get("_task_id")))
             if ok:
                 kept.append(r)
             else:
@@ -461,7 +518,8 @@ class StarLoop:
                 (t, {"model": model, "hint": t["answers"][0], "temperature": cfg.temperature,
                      "seed": cfg.seed * 7919 + i * 101 + 97, "exemplars": exemplars}) for t in failed])
             for r in hinted:
-                ok, _ = passes_filter(r, f1_threshold=cfg.f1_threshold)
+                ok, _ = passes_filter(r, f1_threshold=cfg.f1_threshold, task=by_id.get(r.get("_task_id")),
+                                      rationalized=True)
                 if ok:
                     rationalized.append({**strip_hints(r), "rationalized": True})
         timings["rationalize_s"] = self._add_wall(d, "rationalize_s", time.monotonic() - t0)
@@ -528,6 +586,57 @@ class StarLoop:
         out = {"baseline": kind, "model": model, "dev": summary}
         if kind == "direct":
             out.update(dataset_size=len(direct_data or []), steps=steps_for(self.cfg.iterations, self.cfg))
+        self._write_json(d / "metrics.json", out)
+        return out
+
+    # --- the test split, once, at the end ----------------------------------------------------------------------
+    def best_iteration(self) -> dict[str, Any]:
+        """The model chosen on dev: the iteration (0 = the seed adapter, training seed `cfg.seed`)
+        with the highest dev EM, the earlier one on a tie. Never decided on test."""
+        metrics = self._read_json(self.out / "metrics.json") or {}
+        if not metrics.get("seed"):
+            raise StarError(f"no finished STaR run in {self.out}: run the loop before scoring the test split")
+        seed = metrics["seed"]
+        best = {"iteration": 0, "model": seed["model"], "dir": self.out / "seed" / f"s{seed['evals'][0]['seed']}",
+                "adapter": self.out / "seed" / f"adapter-s{seed['evals'][0]['seed']}",
+                "em": seed["evals"][0]["summary"]["overall"]["em"]}
+        for m in metrics.get("iterations", []):
+            d = self.out / f"iter_{m['iteration']}"
+            if m["dev"]["overall"]["em"] > best["em"] and (d / "adapter").is_dir():
+                best = {"iteration": m["iteration"], "model": m["model"], "dir": d, "adapter": d / "adapter",
+                        "em": m["dev"]["overall"]["em"]}
+        return best
+
+    async def final_test(self, test: list[dict], demos: Sequence[dict] = ()) -> dict[str, Any]:
+        """Score the split held out for the report, once: the model chosen on dev and the baselines
+        that exist (seed, direct, fewshot), each into `test/<label>/eval`. A label already scored is
+        read back, never run again (resume), and the chosen model is recorded with it."""
+        best = self.best_iteration()
+        d = self.out / "test"
+        recorded = self._read_json(d / "metrics.json") or {}
+        if recorded.get("chosen") and recorded["chosen"]["model"] != best["model"]:
+            raise StarError(f"{d} already holds the test scores of {recorded['chosen']['model']}; the run now "
+                            f"chooses {best['model']} on dev. Test is scored once: move {d} away to score again")
+        seed = (self._read_json(self.out / "metrics.json") or {})["seed"]
+        arms: list[tuple[str, str, Path | None, str | None]] = [
+            ("chosen", best["model"], best["adapter"], None),
+            ("seed", seed["model"], self.out / "seed" / f"adapter-s{seed['evals'][0]['seed']}", None)]
+        if (self.out / "baseline_direct" / "adapter").is_dir():
+            arms.append(("direct", f"{self.cfg.run_name}-direct", self.out / "baseline_direct" / "adapter", None))
+        if (self.out / "baseline_fewshot").is_dir() and demos:
+            arms.append(("fewshot", self.deps.base_model, None, exemplar_text(demos, self.cfg.fewshot_examples)))
+        out: dict[str, Any] = {"chosen": {"iteration": best["iteration"], "model": best["model"],
+                                          "dev_em": best["em"]}, "arms": {}}
+        for label, model, adapter, exemplars in arms:
+            if adapter is not None:
+                await self.deps.load_adapter(model, adapter)
+            saved = dict(self.extra_evals)
+            self.extra_evals = {}  # test is test: no extra sets here
+            try:
+                summary = await self._eval(d / label, test, model=model, exemplars=exemplars)
+            finally:
+                self.extra_evals = saved
+            out["arms"][label] = {"model": model, "summary": summary}
         self._write_json(d / "metrics.json", out)
         return out
 
@@ -635,6 +744,7 @@ def write_report(out_dir: str | Path) -> Path:
                       f"{m['rationalized']} (rate {m['rationalization_rate']:.3f}), dataset {m['dataset_size']}, "
                       f"{m['steps']} steps; dev EM by kind: {by_kind}; rejected: {m['rejected']}; "
                       f"rollout tokens {m['rollout_tokens']}; " + _stage_times(t)]
+    lines += _interval_sections(out, metrics)
     if metrics.get("early_stopped_at"):
         lines += ["", f"Early stop after iteration {metrics['early_stopped_at']} (no dev EM gain)."]
     if metrics.get("wall_s"):
@@ -643,6 +753,91 @@ def write_report(out_dir: str | Path) -> Path:
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _plot(out, metrics)
     return report
+
+
+def _arms(out: Path, metrics: Mapping[str, Any]) -> list[tuple[str, Path]]:
+    """(label, stage directory) of every model the run evaluated, in table order."""
+    arms = [(f"baseline: {k}", out / f"baseline_{k}") for k in ("fewshot", "direct") if (out / f"baseline_{k}").is_dir()]
+    seed = metrics.get("seed")
+    if seed:
+        arms += [(f"seed adapter s{e['seed']}", out / "seed" / f"s{e['seed']}") for e in seed["evals"]]
+    arms += [(f"iteration {m['iteration']}", out / f"iter_{m['iteration']}") for m in metrics.get("iterations", [])]
+    return arms
+
+
+def _per_task(stage: Path, name: str) -> dict[str, dict]:
+    return load_results(stage / name / "results.jsonl")
+
+
+def _delta(a: dict[str, dict], b: dict[str, dict], key: str) -> str:
+    if not a or not b or not set(a) & set(b):
+        return "—"
+    d = paired_difference({k: float(v[key]) for k, v in a.items()}, {k: float(v[key]) for k, v in b.items()})
+    mark = " **" if d["excludes_zero"] else ""
+    return f"{d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]{mark}"
+
+
+def _interval_sections(out: Path, metrics: Mapping[str, Any]) -> list[str]:
+    """Paired bootstrap 95% intervals (same tasks, resampled together) of each model's EM and
+    success rate (right and cited) against the seed adapter and against `direct`, on dev and on
+    every extra eval set; per-kind tables of the extra sets; and the test split when scored."""
+    arms = _arms(out, metrics)
+    seed_dir = next((d for label, d in arms if label.startswith("seed adapter")), None)
+    direct_dir = out / "baseline_direct"
+    sets = ["eval"] + sorted({p.name for _, d in arms for p in d.glob("eval_*") if (p / "results.jsonl").exists()})
+    lines: list[str] = []
+    for name in sets:
+        title = "dev" if name == "eval" else name.removeprefix("eval_")
+        seed_rows = _per_task(seed_dir, name) if seed_dir else {}
+        direct_rows = _per_task(direct_dir, name)
+        table = []
+        for label, d in arms:
+            rows = _per_task(d, name)
+            if not rows:
+                continue
+            n = len(rows)
+            em = sum(float(r["em"]) for r in rows.values()) / n
+            ok = sum(float(r["success"]) for r in rows.values()) / n
+            table.append(f"| {label} | {n} | {em:.3f} | {ok:.3f} | {_delta(rows, seed_rows, 'em')} | "
+                         f"{_delta(rows, seed_rows, 'success')} | {_delta(rows, direct_rows, 'em')} | "
+                         f"{_delta(rows, direct_rows, 'success')} |")
+        if not table:
+            continue
+        lines += ["", f"## {title}: paired bootstrap 95% intervals", "",
+                  "Differences on the same tasks, 10,000 resamples; ** marks an interval that excludes 0. "
+                  "Success = right and cited (every citation supported by a sentence of a page the run fetched).", "",
+                  "| model | tasks | EM | success | ΔEM vs seed | Δsuccess vs seed | ΔEM vs direct | Δsuccess vs direct |",
+                  "|---|---|---|---|---|---|---|---|", *table]
+        if name != "eval":
+            kinds = sorted({r["kind"] for _, d in arms for r in _per_task(d, name).values()})
+            lines += ["", f"{title} by kind (EM / success):", "", "| model | " + " | ".join(kinds) + " |",
+                      "|---|" + "---|" * len(kinds)]
+            for label, d in arms:
+                rows = list(_per_task(d, name).values())
+                if rows:
+                    cells = []
+                    for k in kinds:
+                        sub = [r for r in rows if r["kind"] == k]
+                        cells.append("—" if not sub else f"{sum(float(r['em']) for r in sub) / len(sub):.3f} / "
+                                     f"{sum(float(r['success']) for r in sub) / len(sub):.3f} (n={len(sub)})")
+                    lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    test = StarLoop._read_json(out / "test" / "metrics.json")
+    if test:
+        chosen = test["chosen"]
+        lines += ["", "## test split (scored once, at the end)", "",
+                  f"Chosen on dev: iteration {chosen['iteration']} (`{chosen['model']}`, dev EM {chosen['dev_em']:.3f}).", "",
+                  "| model | tasks | EM | success | ΔEM vs seed | Δsuccess vs seed | ΔEM vs direct | Δsuccess vs direct |",
+                  "|---|---|---|---|---|---|---|---|"]
+        rows_of = {label: _per_task(out / "test" / label, "eval") for label in test["arms"]}
+        for label, rows in rows_of.items():
+            if rows:
+                n = len(rows)
+                lines.append(f"| {label} (`{test['arms'][label]['model']}`) | {n} | "
+                             f"{sum(float(r['em']) for r in rows.values()) / n:.3f} | "
+                             f"{sum(float(r['success']) for r in rows.values()) / n:.3f} | "
+                             f"{_delta(rows, rows_of.get('seed', {}), 'em')} | {_delta(rows, rows_of.get('seed', {}), 'success')} | "
+                             f"{_delta(rows, rows_of.get('direct', {}), 'em')} | {_delta(rows, rows_of.get('direct', {}), 'success')} |")
+    return lines
 
 
 def _plot(out: Path, metrics: Mapping[str, Any]) -> None:

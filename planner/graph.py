@@ -2,7 +2,8 @@
 
 `--mode react` enters at `direct` instead of `plan`: one research branch on the
 question itself, no plan or reflect; the same tool loop, writer and verifier follow.
-Each research branch is a bounded tool-call loop (search / open / find / answer)
+Each research branch is a bounded tool-call loop (search / open / find / answer; a call
+identical to an earlier one of the branch is answered "already done" and fetches nothing)
 whose answer becomes an evidence note: the URL it rests on and the page sentence
 that states it. `write` answers from the notes and writes a report whose `[n]` refer
 only to pages fetched in this run; `verify` checks every cited snippet against the
@@ -12,9 +13,7 @@ page snapshot. The graph is assembled at the bottom of this file.
 from __future__ import annotations
 
 import json
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -38,8 +37,16 @@ from planner.events import (
 )
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
+from tools.evidence import (
+    MIN_QUOTE_WORDS,
+    contains,
+    content_words,
+    find_evidence,
+    normalize,
+    split_sentences,
+)
 
-__all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet", "normalize"]
+__all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet"]
 
 
 # --- the seams: what a run needs, injected by the caller ------------------------------
@@ -60,7 +67,11 @@ class Recorder(Protocol):
 
 @dataclass
 class Budget:
-    """Limits shared by all branches of one run (one event loop: no lock needed)."""
+    """Limits shared by all branches of one run (one event loop: no lock needed).
+
+    A model call takes its step with `reserve()` before it is sent, so branches that
+    ask at the same moment cannot all pass a check made before any of them is counted;
+    tokens are known only after a call and are added by `spend()`."""
 
     max_steps: int
     max_tokens: int
@@ -70,8 +81,14 @@ class Budget:
     elapsed_before_s: float = 0.0  # wall time spent before a resume
     started: float = field(default_factory=time.monotonic)
 
+    def reserve(self) -> str | None:
+        """Take one model-call step; the reason instead when the budget is spent."""
+        reason = self.exhausted()
+        if reason is None:
+            self.steps += 1
+        return reason
+
     def spend(self, prompt_tokens: int, completion_tokens: int) -> None:
-        self.steps += 1
         self.tokens += prompt_tokens + completion_tokens
 
     def exhausted(self) -> str | None:
@@ -87,43 +104,47 @@ class Budget:
 @dataclass
 class RunContext:
     client: ChatClient
-    toolbox: Any  # tools.toolbox.Toolbox or a stand-in: .schemas, async .call(), .pages
+    toolbox: Any  # tools.toolbox.Toolbox or a stand-in: .schemas, async .call()
     config: PlannerConfig
     budget: Budget
     recorder: Recorder | None = None
     emit: Callable[[Event], None] = lambda event: None
     page_text: Callable[[str], str | None] | None = None  # snapshots from earlier attempts (resume)
+    # the pages THIS run's tool calls returned (the toolbox's cache is shared by every run of
+    # an agent: a run cites, and is verified on, only what it fetched itself)
+    pages: dict[str, Any] = field(default_factory=dict)
+
+    def saw(self, url: str | None, page: Any) -> None:
+        """Record a page a tool call of this run returned, under every URL it is known by."""
+        if page is None:
+            return
+        for u in {url, getattr(page, "url", None), getattr(page, "final_url", None)}:
+            if u:
+                self.pages[u.strip()] = page
 
     def text_of(self, url: str) -> str | None:
-        page = self.toolbox.pages.get(url)
+        page = self.pages.get(url)
         if page is not None:
             return page.text
         return self.page_text(url) if self.page_text else None
 
 
 # --- helpers ----------------------------------------------------------------------------
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-
-
-def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
-
-
 def evidence_snippet(page_text: str, answer: str, question: str = "") -> str:
-    """The page sentence that states `answer` (else the one closest to the question)."""
-    sentences = [s.strip() for s in _SENTENCE.split(page_text or "") if s.strip()]
+    """The page sentence that states `answer` and names the question's subject (else the
+    sentence closest to the question, which verify will then flag)."""
+    found = find_evidence(page_text, claims=[answer], subject=question)
+    if found.sentence:
+        return found.sentence
+    sentences = split_sentences(page_text)
     if not sentences:
         return ""
-    target = normalize(answer)
-    if target:
-        for sentence in sentences:
-            if f" {target} " in f" {normalize(sentence)} ":
-                return sentence[:400]
-    words = set(normalize(question + " " + answer).split())
-    best = max(sentences, key=lambda s: len(words & set(normalize(s).split())))
-    return best[:400]
+    words = content_words(question + " " + answer)
+    return max(sentences, key=lambda s: len(words & content_words(s)))[:400]
+
+
+class OutOfBudget(Exception):
+    """A model call was not made: the run's budget is spent (the message says which)."""
 
 
 def _usage_of(result: Any) -> tuple[int, int]:
@@ -132,9 +153,11 @@ def _usage_of(result: Any) -> tuple[int, int]:
 
 
 async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list[dict[str, Any]],
-                      tools: list[dict[str, Any]] | None = None, tool_choice: str = "auto",
+                      tools: list[dict[str, Any]] | None = None, tool_choice: str | dict[str, Any] = "auto",
                       structured: dict[str, Any] | None = None) -> tuple[Any, dict[str, int]]:
     cfg = ctx.config
+    if (reason := ctx.budget.reserve()) is not None:  # before the call, synchronously
+        raise OutOfBudget(reason)
     t0 = time.monotonic()
     error = None
     result = None
@@ -170,15 +193,20 @@ def _json_content(result: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _clean_questions(items: Any, k: int, existing: set[str]) -> list[str]:
+def _clean_questions(items: Any, k: int, existing: set[str], question: str) -> list[str]:
+    """At most k new sub-questions; one that shares no content word with the question (a
+    small model's "2013", or an echo of the prompt) is dropped, never researched."""
     out: list[str] = []
     if not isinstance(items, list):
         return out
+    asked = content_words(question)
     for item in items:
         if not isinstance(item, str):
             continue
         text = " ".join(item.split())
         if len(text) < 3 or normalize(text) in existing or normalize(text) in {normalize(o) for o in out}:
+            continue
+        if asked and not asked & content_words(text):
             continue
         out.append(text)
         if len(out) >= k:
@@ -187,6 +215,17 @@ def _clean_questions(items: Any, k: int, existing: set[str]) -> list[str]:
 
 
 # --- the research branch: one bounded tool loop -----------------------------------------
+@dataclass
+class _AlreadyDone:
+    """The observation of a call identical to an earlier one of the same branch."""
+
+    text: str
+    ok: bool = True
+    error: str | None = None
+    url: str | None = None
+    page: Any = None
+
+
 async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquestion: str,
                         hint: str | None) -> dict[str, Any]:
     """Search / open / find until `answer`; returns the state update of the branch."""
@@ -204,15 +243,18 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     stop_reason = None
     error = None
     call_seq = 0
+    done_calls: set[tuple[str, str]] = set()
     while True:
-        stop_reason = ctx.budget.exhausted()
-        if stop_reason:
-            break
+        # the last allowed turn forces `answer` through the grammar, yet renders every tool: the
+        # prompt is the one training renders for this turn
         last_chance = tool_calls >= cfg.max_tool_calls_per_branch
-        offered = [prompts.ANSWER_TOOL] if last_chance else tools
+        choice_of = {"type": "function", "function": {"name": "answer"}} if last_chance else "required"
         try:
             result, used = await _model_call(ctx, node="research", branch=branch, messages=messages,
-                                             tools=offered, tool_choice="required")
+                                             tools=tools, tool_choice=choice_of)
+        except OutOfBudget as exc:
+            stop_reason = str(exc)
+            break
         except ContextLengthExceeded:
             # the conversation outgrew the model's window: stop this branch as a budget stop
             stop_reason = "context window full"
@@ -244,7 +286,13 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
             ctx.emit(NoteEvent(branch=branch, note=note))
             break
         t0 = time.monotonic()
-        outcome = await ctx.toolbox.call(name, args)
+        key = (name, json.dumps(args, sort_keys=True))
+        if key in done_calls:  # the same call again: its result is above, fetch nothing
+            outcome = _AlreadyDone(prompts.ALREADY_DONE)
+        else:
+            done_calls.add(key)
+            outcome = await ctx.toolbox.call(name, args)
+        ctx.saw(args.get("url") if isinstance(args.get("url"), str) else outcome.url, outcome.page)
         tool_calls += 1
         usage["tool_calls"] += 1
         if ctx.recorder:
@@ -273,7 +321,7 @@ def _make_note(ctx: RunContext, *, branch: str, subquestion: str, args: dict[str
     answer = " ".join(str(args.get("answer", "")).split())
     url = str(args.get("url", "")).strip()
     text = ctx.text_of(url) if url else None
-    page = ctx.toolbox.pages.get(url)
+    page = ctx.pages.get(url)
     quote = str(args.get("quote") or "").strip()
     return {
         "branch": branch,
@@ -281,8 +329,9 @@ def _make_note(ctx: RunContext, *, branch: str, subquestion: str, args: dict[str
         "answer": answer,
         "url": url,
         "title": getattr(page, "title", "") or url,
-        # the model's own quote when it gives one (verify checks it); else the page sentence
-        "snippet": quote or (evidence_snippet(text, answer, subquestion) if text else ""),
+        # the model's own quote when it is a clause (verify checks it); else the page sentence
+        "snippet": quote if len(normalize(quote).split()) >= MIN_QUOTE_WORDS
+        else (evidence_snippet(text, answer, subquestion) if text else ""),
         "fetched": text is not None,
     }
 
@@ -298,15 +347,16 @@ async def plan(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, 
     usage: dict[str, int] = {}
     texts: list[str] = []
     for _attempt in range(2):  # ask, then re-ask once if the plan is malformed
-        if ctx.budget.exhausted():
+        try:
+            result, used = await _model_call(ctx, node="plan", branch="plan", messages=messages,
+                                             structured={"json": prompts.plan_schema(k)})
+        except OutOfBudget:
             break
-        result, used = await _model_call(ctx, node="plan", branch="plan", messages=messages,
-                                         structured={"json": prompts.plan_schema(k)})
         usage = {key: usage.get(key, 0) + used[key] for key in used}
-        texts = _clean_questions((_json_content(result) or {}).get("subquestions"), k, set())
+        texts = _clean_questions((_json_content(result) or {}).get("subquestions"), k, set(), question)
         if texts:
             break
-    if not texts:  # fall back to the question itself
+    if not texts:  # nothing usable (malformed, or every sub-question off the question): the question itself
         texts = [question]
     subs = [{"id": f"q{i}", "text": t, "status": "pending", "parent": None, "round": 0} for i, t in enumerate(texts)]
     ctx.emit(PlanEvent(subquestions=subs, round=0))
@@ -339,10 +389,13 @@ async def reflect(state: ResearchState, runtime: Runtime[RunContext]) -> dict[st
                 {"role": "user", "content": prompts.reflect_user(state["question"], state.get("notes", []),
                                                                  [s["text"] for s in open_subs])}]
     k = max(1, ctx.config.max_subquestions - len(subs) + len(open_subs))
-    result, used = await _model_call(ctx, node="reflect", branch="reflect", messages=messages,
-                                     structured={"json": prompts.reflect_schema(k)})
+    try:
+        result, used = await _model_call(ctx, node="reflect", branch="reflect", messages=messages,
+                                         structured={"json": prompts.reflect_schema(k)})
+    except OutOfBudget:
+        return {"round": rnd + 1}
     existing = {normalize(s["text"]) for s in subs}
-    texts = _clean_questions((_json_content(result) or {}).get("missing"), k, existing)
+    texts = _clean_questions((_json_content(result) or {}).get("missing"), k, existing, state["question"])
     new = [{"id": f"q{len(subs) + i}", "text": t, "status": "pending", "parent": open_subs[0]["id"],
             "round": rnd + 1} for i, t in enumerate(texts)]
     if new:
@@ -362,14 +415,16 @@ async def write(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str,
         answer = notes[0]["answer"]
     elif notes:
         answer = notes[-1]["answer"]  # fallback: the last step of the chain
-        if not ctx.budget.exhausted():
-            messages = [{"role": "system", "content": prompts.WRITE_SYSTEM},
-                        {"role": "user", "content": prompts.final_answer_user(question, notes)}]
+        messages = [{"role": "system", "content": prompts.WRITE_SYSTEM},
+                    {"role": "user", "content": prompts.final_answer_user(question, notes)}]
+        try:
             result, usage = await _model_call(ctx, node="write", branch="write", messages=messages,
                                               structured={"json": prompts.FINAL_ANSWER_SCHEMA})
-            proposed = " ".join(str((_json_content(result) or {}).get("answer", "")).split())
-            if proposed:
-                answer = proposed
+        except OutOfBudget:
+            result = None
+        proposed = " ".join(str((_json_content(result) or {}).get("answer", "")).split()) if result else ""
+        if proposed:
+            answer = proposed
     # one citation per (page, snippet) a note rests on; only pages fetched in this run
     citations: list[dict[str, Any]] = []
     by_key: dict[tuple[str, str], int] = {}
@@ -423,8 +478,7 @@ def _label_unstated(report: str, answer: str, notes: list[dict[str, Any]], state
     talked the model into writing (prompt injection) thus reaches the report either
     attributed to a source that really says it, or labelled unverified."""
     def backed(text: str) -> bool:
-        claim = normalize(text)
-        return bool(claim) and any(f" {claim} " in f" {snippet} " for snippet in stated)
+        return any(contains(snippet, text) for snippet in stated)
 
     lines = report.split("\n")
     unstated_findings = {_finding_line(n) for n in notes if n.get("answer") and not backed(n["answer"])}
@@ -437,7 +491,7 @@ def _label_unstated(report: str, answer: str, notes: list[dict[str, Any]], state
 
 
 async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Check each cited snippet against the page snapshot; unsupported citations, and an
+    """Check each cited snippet against this run's page snapshot; unsupported citations, and an
     answer or finding that no supported snippet states, are flagged in the report, and the
     support ratio recorded."""
     ctx = runtime.context
@@ -445,16 +499,16 @@ async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str
     citations = [dict(c) for c in state.get("citations", [])]
     report = state.get("report", "")
     for c in citations:
-        text = ctx.text_of(c["url"]) or ""
-        snippet, claim = normalize(c.get("snippet", "")), normalize(c.get("claim", ""))
-        c["supported"] = bool(snippet) and snippet in normalize(text)
-        # whether the cited sentence states the claim itself (a weaker page may only mention it)
-        c["states_claim"] = bool(claim) and f" {claim} " in f" {snippet} "
+        # the one definition of "supported" (tools.evidence): a sentence of the page this run
+        # fetched that states the claim and names the question's subject
+        found = find_evidence(ctx.text_of(c["url"]), claims=[c.get("claim", "")], subject=state["question"],
+                              quote=c.get("snippet"))
+        c["supported"] = found.supported
         if not c["supported"]:
-            c["problem"] = "snippet not found in the fetched page"
+            c["problem"] = found.problem
             report = report.replace(f"[{c['n']}] {c['title']} — {c['url']}",
                                     f"[{c['n']}] {c['title']} — {c['url']} (unverified: {c['problem']})")
-    stated = [normalize(c.get("snippet", "")) for c in citations if c["supported"]]
+    stated = [c.get("snippet", "") for c in citations if c["supported"]]
     report = _label_unstated(report, state.get("answer", ""), state.get("notes", []), stated)
     support = sum(c["supported"] for c in citations) / len(citations) if citations else 0.0
     ctx.emit(VerifyEvent(citation_support=support, citations=citations))

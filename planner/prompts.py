@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reasoner.protocol import HINT_PREFIX, strip_hint
+from reasoner.protocol import CORRECTIVE_PREFIX, HINT_PREFIX, strip_hint
 
 __all__ = [
+    "ALREADY_DONE",
     "ANSWER_TOOL",
     "BRANCH_SYSTEM",
     "FINAL_ANSWER_SCHEMA",
@@ -149,6 +150,10 @@ def final_answer_user(question: str, notes: list[dict[str, Any]]) -> str:
     return f"Question: {question}\nFindings:\n{_findings(notes)}"
 
 
+# the observation of a call identical to an earlier one in the same branch (nothing is fetched)
+ALREADY_DONE = "Already done: this exact call was made above; see its result there. Do something else or answer."
+
+
 def corrective(error: str) -> str:
     """What the model is told after an output that is not a valid tool call."""
-    return f"Your last output was not a valid tool call ({error}). Call exactly one tool."
+    return f"{CORRECTIVE_PREFIX}{error}). Call exactly one tool."

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 
+from reasoner.endpoint import async_client
 from reasoner.errors import (
     BadModelOutput,
     ContextLengthExceeded,
@@ -54,7 +55,19 @@ __all__ = [
     "Usage",
 ]
 
-ToolChoice = Literal["auto", "required", "none"]
+# "required": any of the tools; {"type": "function", "function": {"name": N}}: exactly tool N,
+# while every tool is still rendered (the prompt stays the one training renders)
+ToolChoice = Literal["auto", "required", "none"] | dict[str, Any]
+
+
+def forced_tool(tool_choice: ToolChoice) -> str | None:
+    """The tool a named tool choice forces, else None."""
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a named tool_choice needs function.name, got {tool_choice!r}")
+        return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,7 @@ class ReasonerClient:
         retry: RetryPolicy = RetryPolicy(),
         limits: Limits = Limits(),
         per_request_seed: bool = True,
+        use_env_proxy: bool = False,
     ) -> None:
         if protocol not in ("deepstar", "native"):
             raise ValueError(f"protocol must be 'deepstar' or 'native', got {protocol!r}")
@@ -186,8 +200,9 @@ class ReasonerClient:
         self.limits = limits
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=timeout.to_httpx(),
+        # the environment's proxy only by explicit choice, never for loopback (reasoner.endpoint)
+        self._http = http_client or async_client(
+            self.base_url, use_env_proxy=use_env_proxy, timeout=timeout.to_httpx(),
             limits=httpx.Limits(max_connections=limits.max_concurrency, max_keepalive_connections=limits.max_concurrency),
         )
         self._headers = headers
@@ -358,12 +373,17 @@ class ReasonerClient:
         prefill = ""
         constraint = structured_outputs
         stops = list(stop or []) + [END_OF_TURN]
-        if use_tools and tool_choice == "required":
+        forced = forced_tool(tool_choice)
+        if use_tools and (tool_choice == "required" or forced):
+            allowed = [t for t in tools if t.get("function", t).get("name") == forced] if forced else tools
+            if not allowed:
+                raise ValueError(f"tool_choice names {forced!r}, which is not among the tools")
             prefill = CALL_OPEN
             # enough room for the longest string the schema allows, so max_tokens never
             # cuts a call in half
             max_tokens = max(max_tokens, 2 * MAX_STRING_CHARS)
-            constraint = {"json": tool_call_schema(tools), "disable_any_whitespace": True}
+            # the grammar narrows the choice; the prompt still describes every tool
+            constraint = {"json": tool_call_schema(allowed), "disable_any_whitespace": True}
             stops = []  # the grammar ends the call; a stop string could cut a JSON string short
         elif use_tools:
             stops.append(CALL_CLOSE)
@@ -390,7 +410,7 @@ class ReasonerClient:
                 else:
                     if calls:
                         message = {"role": "assistant", "content": content, "tool_calls": calls}
-                    elif tool_choice == "required":
+                    elif tool_choice == "required" or forced:
                         error = "the model did not call a tool"
             choices.append(Choice(message=message, finish_reason=res.finish_reasons[i], text=text,
                                   token_ids=res.token_ids[i] if res.token_ids else None,
@@ -436,7 +456,7 @@ class ReasonerClient:
                                            "arguments": json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))}})
             if calls:
                 message["tool_calls"] = calls
-            elif tools and tool_choice == "required" and error is None:
+            elif tools and (tool_choice == "required" or forced_tool(tool_choice)) and error is None:
                 error = "the model did not call a tool"
             choices.append(Choice(message=message, finish_reason=c.get("finish_reason"), text=message["content"],
                                   token_ids=c.get("token_ids"), logprobs=c.get("logprobs"), error=error))

@@ -26,8 +26,10 @@ from reasoner.errors import BadModelOutput
 __all__ = [
     "CALL_CLOSE",
     "CALL_OPEN",
+    "CORRECTIVE_PREFIX",
     "END_OF_TURN",
     "HINT_PREFIX",
+    "is_invalid_turn",
     "parse_tool_calls",
     "render_prompt",
     "strip_hint",
@@ -41,6 +43,23 @@ HINT_PREFIX = "\n(Hint: the answer is "
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
 END_OF_TURN = "<end_of_turn>"
+
+
+# What the planner tells the model after an output that is no valid tool call. Training
+# leaves such an output unlabelled (`is_invalid_turn`): the model is never taught its mistakes.
+CORRECTIVE_PREFIX = "Your last output was not a valid tool call ("
+
+
+def is_invalid_turn(messages: list[dict[str, Any]], i: int) -> bool:
+    """Whether assistant message i is an invalid output: marked `weight: 0` (OpenAI's
+    fine-tuning convention) or answered by the planner's corrective user turn."""
+    message = messages[i]
+    if message.get("role") != "assistant":
+        return False
+    if message.get("weight") == 0:
+        return True
+    nxt = messages[i + 1] if i + 1 < len(messages) else None
+    return bool(nxt and nxt.get("role") == "user" and str(nxt.get("content") or "").startswith(CORRECTIVE_PREFIX))
 
 
 def strip_hint(text: str) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from reasoner.cpu import ServingPlan, detect_cpu, serving_plan
+from reasoner.endpoint import sync_client
 from reasoner.errors import ModelNotPrepared, PortInUse, ServerError
 
 __all__ = [
@@ -141,7 +142,8 @@ def _health(state: ServerState, timeout: float = 2.0) -> str:
     server answers but its engine does not (vLLM's engine process died under it)."""
     url = state.base_url.removesuffix("/v1") + "/health"
     try:
-        code = httpx.get(url, timeout=timeout).status_code
+        with sync_client(url, timeout=timeout) as http:  # our own server: never through a proxy
+            code = http.get(url).status_code
     except httpx.HTTPError:
         return "down"
     return "healthy" if code == 200 else "unhealthy"

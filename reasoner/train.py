@@ -44,7 +44,7 @@ from typing import Any
 from reasoner.adapters import DEFAULT_TARGET_MODULES
 from reasoner.cpu import choose_dtype, detect_cpu
 from reasoner.errors import MissingExtra, ModelNotPrepared
-from reasoner.protocol import END_OF_TURN, render_prompt
+from reasoner.protocol import END_OF_TURN, is_invalid_turn, render_prompt
 
 try:
     import torch
@@ -198,11 +198,13 @@ def _canonical(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _assistant_spans(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> tuple[str, list[tuple[int, int]]]:
     """The rendered text and the character spans the model produced: each assistant turn's
-    content and tool calls through its `<end_of_turn>` (the newline after it is template)."""
+    content and tool calls through its `<end_of_turn>` (the newline after it is template).
+    An invalid output (one the planner answered with a corrective turn) stays in the text, as
+    the model saw it, but gets no span: the model is not taught its mistakes."""
     text = render_prompt(messages, tools, add_generation_prompt=False)
     spans = []
     for i, message in enumerate(messages):
-        if message.get("role") != "assistant":
+        if message.get("role") != "assistant" or is_invalid_turn(messages, i):
             continue
         # Rendering a prefix with the generation prompt yields exactly the text the model
         # was conditioned on; the prefix through this turn ends where the model stopped.

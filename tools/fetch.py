@@ -15,6 +15,12 @@ Charset: the Content-Type header, else `<meta charset>`, else UTF-8, else
 charset_normalizer's guess when it is installed; text that still decodes to mostly
 replacement/control characters raises `DecodeError`.
 
+In-process sites (`sites={"wiki.deepstar": transport}`, the offline wiki) are served
+by their httpx transport: a hop to exactly that `http://host` (port 80) never opens a
+socket nor asks DNS; every other hop, redirects out of such a site included, passes the
+guard. `aliases` maps a URL onto another before anything else (the wiki's URLs from
+before its stable origin), unless the original host is allow-listed.
+
 Caveat: connections are pooled per (scheme, IP, port); two HTTPS hosts on one IP may
 share a TLS connection negotiated for the first name.
 """
@@ -25,14 +31,16 @@ import asyncio
 import codecs
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from tools.errors import (
+    BlockedURL,
     DecodeError,
     FetchError,
     FetchTimeout,
@@ -45,7 +53,7 @@ from tools.extract import extract
 from tools.page import Link, Page, content_hash
 from tools.page_store import PageStore
 from tools.robots import HostLimiter, RobotsCache
-from tools.ssrf import CheckedURL, SSRFGuard
+from tools.ssrf import CheckedURL, Resolver, SSRFGuard
 
 __all__ = ["FetchConfig", "Fetcher", "Link", "Page", "decode_body"]
 
@@ -163,14 +171,19 @@ def _now() -> str:
 
 class Fetcher:
     def __init__(self, config: FetchConfig | None = None, *, client: httpx.AsyncClient | None = None,
-                 page_store: PageStore | None = None) -> None:
+                 page_store: PageStore | None = None, resolver: Resolver | None = None,
+                 sites: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+                 aliases: Callable[[str], str | None] | None = None) -> None:
         self.config = config or FetchConfig()
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(self.config.timeout_s), follow_redirects=False, trust_env=False,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
         self.page_store = page_store
-        self.guard = SSRFGuard(self.config.allow_hosts)
+        self._sites = {host.lower(): httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
+                       for host, transport in (sites or {}).items()}
+        self._aliases = aliases
+        self.guard = SSRFGuard(self.config.allow_hosts, resolver=resolver)
         self.limiter = HostLimiter(self.config.per_host_concurrency, self.config.per_host_delay_s)
         self.robots = RobotsCache(self._robots_text, self.config.user_agent)
 
@@ -182,14 +195,51 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
+        for site in self._sites.values():
+            await site.aclose()
         if self._own_client:
             await self._client.aclose()
 
+    def canonical(self, url: str) -> str:
+        """`url` after the aliases (e.g. an old wiki URL onto the stable origin)."""
+        mapped = self._aliases(url) if self._aliases else None
+        if mapped is None:
+            return url
+        try:
+            parts = urlsplit(url)
+            if self.guard.is_allow_listed(parts.hostname or "", parts.port or 80):
+                return url  # the user named that host: the real one, not the alias
+        except ValueError:
+            return url
+        return mapped
+
+    async def check(self, url: str) -> CheckedURL:
+        """An in-process site's URL as is, else the SSRF guard's verdict."""
+        try:
+            parts = urlsplit(url)
+            host, port = (parts.hostname or "").lower(), parts.port
+        except ValueError:
+            host, port = "", None
+        if host in self._sites and parts.scheme == "http" and port in (None, 80):
+            try:
+                clean = httpx.URL(url).copy_with(username=None, password=None, fragment=None)
+            except (httpx.InvalidURL, ValueError, TypeError) as exc:
+                raise BlockedURL(url, f"not a valid URL ({exc})") from None
+            return CheckedURL(clean, host, 80, host, allow_listed=True, in_process=True)
+        return await self.guard.check(url)
+
     async def fetch(self, url: str) -> Page:
         """GET `url` and read it into a `Page`; raises only `ToolError` subclasses."""
+        url = self.canonical(url)
         if self.page_store is not None and self.config.freshness_s > 0:
             cached = self.page_store.get_fresh(url, self.config.freshness_s)
             if cached is not None:
+                # a snapshot is served only where a fetch would go today: the guard and
+                # robots.txt of now (the allow-list or the site may have changed since)
+                for hop in dict.fromkeys((url, cached.final_url)):
+                    checked = await self.check(hop)
+                    if self.config.respect_robots:
+                        await self.robots.check(str(checked.url))
                 return cached
         body = await self._get(url, robots=self.config.respect_robots, max_bytes=self.config.max_bytes)
         if len(body.data) > _OFFLOAD_BYTES:
@@ -209,7 +259,7 @@ class Fetcher:
     async def _get(self, url: str, *, robots: bool, max_bytes: int, any_type: bool = False) -> _Body:
         current, seen = url, {url}
         for _ in range(self.config.max_redirects + 1):
-            checked = await self.guard.check(current)
+            checked = await self.check(current)
             if robots:
                 await self.robots.check(str(checked.url))
             async with self.limiter.slot(checked.host_header, exempt_from_delay=checked.allow_listed):
@@ -231,12 +281,12 @@ class Fetcher:
         headers = {"Host": checked.host_header, "User-Agent": self.config.user_agent,
                    "Accept": _ACCEPT}
         extensions = {"sni_hostname": checked.host} if checked.url.scheme == "https" else {}
-        request = self._client.build_request("GET", checked.connect_url, headers=headers,
-                                             extensions=extensions,
-                                             timeout=httpx.Timeout(self.config.timeout_s))
+        client = self._sites[checked.host] if checked.in_process else self._client
+        request = client.build_request("GET", checked.connect_url, headers=headers, extensions=extensions,
+                                       timeout=httpx.Timeout(self.config.timeout_s))
         try:
             async with asyncio.timeout(self.config.timeout_s * 2):
-                response = await self._client.send(request, stream=True, follow_redirects=False)
+                response = await client.send(request, stream=True, follow_redirects=False)
                 try:
                     return await self._read(response, url, max_bytes=max_bytes, any_type=any_type)
                 finally:

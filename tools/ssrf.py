@@ -6,6 +6,12 @@ second DNS answer cannot swap in an internal address (DNS rebinding). Numeric ho
 forms that `inet_aton` accepts — decimal `2130706433`, octal `0177.0.0.1`, hex
 `0x7f.0.0.1`, short `127.1` — are parsed here, before any DNS, as are IPv6 literals and
 IPv4-mapped IPv6. Allow-listed hosts (`host` or `host:port`) skip the address check.
+Userinfo (`http://user:pw@host/`) is dropped from every checked URL, numeric or named,
+so no Basic credentials are ever sent. Names under `.deepstar` (the offline wiki's
+`wiki.deepstar`) are deepstar's in-process sites: never resolved, always refused here
+(the fetcher serves a mounted one itself, before the guard). The resolver is a seam
+(`resolver=`): an async `(host, port) -> [address, ...]`, the event loop's getaddrinfo
+by default.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,9 +27,10 @@ import httpx
 
 from tools.errors import BlockedURL, FetchError
 
-__all__ = ["CheckedURL", "SSRFGuard", "parse_numeric_host"]
+__all__ = ["CheckedURL", "Resolver", "SSRFGuard", "parse_numeric_host"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "metadata.goog", "instance-data"}
 _METADATA_IPS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
@@ -39,10 +46,11 @@ class CheckedURL:
     port: int
     ip: str
     allow_listed: bool
+    in_process: bool = False  # served by an in-process transport (no socket, no DNS)
 
     @property
     def connect_url(self) -> httpx.URL:
-        return self.url.copy_with(host=self.ip)
+        return self.url if self.in_process else self.url.copy_with(host=self.ip)
 
     @property
     def host_header(self) -> str:
@@ -95,18 +103,25 @@ def refusal(ip: IPAddress) -> str | None:
     if ip in _METADATA_IPS:
         return f"{ip} is a cloud metadata address"
     for attr, what in (("is_loopback", "loopback"), ("is_unspecified", "unspecified"),
-                       ("is_link_local", "link-local"), ("is_multicast", "multicast"),
+                       ("is_link_local", "link-local"), ("is_site_local", "site-local (fec0::/10)"),
+                       ("is_multicast", "multicast"),
                        ("is_private", "private"), ("is_reserved", "reserved")):
-        if getattr(ip, attr):
+        if getattr(ip, attr, False):
             return f"{ip} is a {what} address"
     if not ip.is_global:
         return f"{ip} is not a public address"
     return None
 
 
+async def _getaddrinfo(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
 class SSRFGuard:
-    def __init__(self, allow_hosts: Iterable[str] = ()) -> None:
+    def __init__(self, allow_hosts: Iterable[str] = (), *, resolver: Resolver | None = None) -> None:
         self.allow_hosts = frozenset(h.strip().lower() for h in allow_hosts if h.strip())
+        self.resolve = resolver or _getaddrinfo
 
     def is_allow_listed(self, host: str, port: int) -> bool:
         host = host.lower().strip("[]")
@@ -137,21 +152,27 @@ class SSRFGuard:
             netloc = f"[{host}]" if ":" in host else host
             if split_port:
                 netloc += f":{split_port}"
-            parsed = httpx.URL(text).copy_with(host=host) if numeric is None else httpx.URL(
-                urlunsplit((scheme, netloc, split.path, split.query, "")))
+            parsed = httpx.URL(text).copy_with(host=host, username=None, password=None) if numeric is None \
+                else httpx.URL(urlunsplit((scheme, netloc, split.path, split.query, "")))
         except (httpx.InvalidURL, ValueError, TypeError) as exc:
             raise BlockedURL(text, f"not a valid URL ({exc})") from None
         if numeric is not None:
             return CheckedURL(parsed, host, port, host, allowed)
         if not allowed and (host in _METADATA_HOSTS or host.endswith(".internal")):
             raise BlockedURL(text, f"{host} is a cloud metadata / internal host")
+        if host == "deepstar" or host.endswith(".deepstar"):
+            raise BlockedURL(text, f"{host} names one of deepstar's in-process sites (the offline wiki is "
+                                   "http://wiki.deepstar/ when the run's web is the wiki): never fetched over the network")
         if not allowed and (host == "localhost" or host.endswith(".localhost")):
             raise BlockedURL(text, f"{host} is a loopback name")
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            answers = await self.resolve(host, port)
         except (socket.gaierror, UnicodeError, OSError) as exc:
             raise FetchError(f"cannot resolve {host}: {exc}", url=text) from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        try:
+            addresses = [ipaddress.ip_address(str(a).split("%")[0]) for a in answers]
+        except ValueError as exc:
+            raise FetchError(f"cannot resolve {host}: {exc}", url=text) from None
         if not addresses:
             raise FetchError(f"cannot resolve {host}: no addresses", url=text)
         if not allowed:

@@ -5,13 +5,23 @@ to every other article whose title occurs in its text), `/search?q=…` (HTML) a
 `/search?q=…&format=json` (SearXNG's JSON shape), `/robots.txt` (allow all).
 Unknown paths are 404, a missing or empty `q` is 400.
 
-Served by the stdlib `ThreadingHTTPServer` (HTTP/1.1 keep-alive, daemon threads); each
-article's links are computed on first request and cached. It binds to loopback unless
-the caller passes `allow_public=True`.
+Served two ways, one set of routes (`WikiSite.respond`):
+- in-process, at the one stable origin `http://wiki.deepstar` (`WIKI_ORIGIN`), through an
+  httpx transport (`WikiSite.transport()`): what research runs use, so a page's URL is
+  the same in every run and session, whatever port is free. No socket is opened and the
+  name is never resolved: the fetcher hands exactly this host to this transport, and the
+  SSRF guard refuses every `*.deepstar` name otherwise;
+- over HTTP for browsers (`deepstar web serve`): the stdlib `ThreadingHTTPServer`
+  (HTTP/1.1 keep-alive, daemon threads), bound to loopback unless the caller passes
+  `allow_public=True`.
+Each article's links are computed on first request and cached. URLs recorded before the
+stable origin (`http://127.0.0.1:PORT/wiki/...`, any port) still open: `legacy_wiki_url`
+maps them onto it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
 import json
@@ -23,11 +33,18 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import httpx
+
 from tools.errors import SearchError, ToolError
 from tools.wiki_corpus import Article, Corpus
 from tools.wiki_index import WikiIndex
 
-__all__ = ["TitleMatcher", "WikiSite", "is_loopback_host"]
+__all__ = ["WIKI_HOST", "WIKI_ORIGIN", "TitleMatcher", "WikiSite", "WikiTransport", "is_loopback_host",
+           "legacy_wiki_url"]
+
+WIKI_HOST = "wiki.deepstar"
+WIKI_ORIGIN = f"http://{WIKI_HOST}"
+_LEGACY_PATHS = ("/wiki/", "/topic/")
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _ENGINE = "deepstar-wiki"
@@ -42,6 +59,20 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def legacy_wiki_url(url: str) -> str | None:
+    """`http://127.0.0.1:PORT/wiki/X` (or `localhost`, any port: the site's URLs before the
+    stable origin) as `http://wiki.deepstar/wiki/X`; None for any other URL."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 -- raises on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme != "http" or host not in ("127.0.0.1", "localhost") or not parts.path.startswith(_LEGACY_PATHS):
+        return None
+    return WIKI_ORIGIN + parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 class TitleMatcher:
@@ -224,6 +255,48 @@ class WikiSite:
                            "answers": [], "corrections": [], "infoboxes": [], "suggestions": [],
                            "unresponsive_engines": []}, ensure_ascii=False).encode("utf-8")
 
+    def respond(self, target: str, host: str | None = None) -> tuple[int, bytes, str]:
+        """(status, body, content type) for GET `target` (path and query); `host` is the
+        Host the request named, for the search results' URLs."""
+        parts = urlsplit(target)
+        path = parts.path
+        if path == "/":
+            return 200, self.index_page(), _HTML
+        if path == "/robots.txt":
+            return 200, b"User-agent: *\nAllow: /\n", "text/plain; charset=utf-8"
+        if path.startswith("/wiki/"):
+            page = self.article_page(path[len("/wiki/"):])
+            return (200, page, _HTML) if page is not None else _error_page(404, "No such article.")
+        if path.startswith("/topic/"):
+            page = self.topic_page(unquote(path[len("/topic/"):]))
+            return (200, page, _HTML) if page is not None else _error_page(404, "No such topic.")
+        if path == "/search":
+            return self._search(parse_qs(parts.query), host or f"{self.host}:{self.port}")
+        return _error_page(404, "Not found.")
+
+    def _search(self, params: dict[str, list[str]], host: str) -> tuple[int, bytes, str]:
+        query = (params.get("q") or [""])[0].strip()
+        if not query:
+            return _error_page(400, "Missing query: use /search?q=words")
+        try:
+            limit = int((params.get("limit") or ["10"])[0])
+        except ValueError:
+            limit = 10
+        fmt = (params.get("format") or ["html"])[0]
+        try:
+            if fmt == "json":
+                return 200, self.search_json(query, f"http://{host}", limit), _JSON
+            return 200, self.search_html(query, limit), _HTML
+        except SearchError as exc:
+            if fmt == "json":
+                return 200, json.dumps({"query": query, "number_of_results": 0, "results": [],
+                                        "error": str(exc)}).encode(), _JSON
+            return _error_page(400, str(exc))
+
+    def transport(self) -> WikiTransport:
+        """An httpx transport serving this site in-process (at `WIKI_ORIGIN`)."""
+        return WikiTransport(self)
+
     def search_html(self, query: str, limit: int = 10) -> bytes:
         rows = self.index.scored(query, limit)
         items = "".join(
@@ -231,6 +304,34 @@ class WikiSite:
             for t, slug, snippet, _topic, _score in rows)
         return _layout(f"Search: {query}", f"<h1>Results for “{html.escape(query)}”</h1>"
                                            f"<ol class=results>{items}</ol>")
+
+
+_HTML = "text/html; charset=utf-8"
+_JSON = "application/json; charset=utf-8"
+
+
+def _error_page(status: int, message: str) -> tuple[int, bytes, str]:
+    return status, _layout(f"{status}", f"<h1>{status}</h1><p>{html.escape(message)}</p>"), _HTML
+
+
+class WikiTransport(httpx.AsyncBaseTransport):
+    """The wiki site behind an httpx client, no socket: GET and HEAD of `WIKI_ORIGIN`
+    only (anything else is the caller's mistake and answers 404). Rendering and search
+    run in a worker thread, off the event loop, like the threaded HTTP server's."""
+
+    def __init__(self, site: WikiSite) -> None:
+        self.site = site
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != WIKI_HOST or request.method not in ("GET", "HEAD"):
+            status, body, ctype = _error_page(404, "Not served here.")
+        else:
+            target = request.url.raw_path.decode("ascii")
+            status, body, ctype = await asyncio.to_thread(self.site.respond, target, WIKI_HOST)
+        if request.method == "HEAD":
+            body = b""
+        return httpx.Response(status, headers={"Content-Type": ctype, "Server": "deepstar-wiki/0.1"},
+                              content=body, request=request)
 
 
 class _Server(ThreadingHTTPServer):
@@ -260,52 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, _layout(f"{status}", f"<h1>{status}</h1><p>{html.escape(message)}</p>"))
-
     def do_HEAD(self) -> None:
         self.do_GET()
 
     def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        path = parts.path
-        site = self.wiki
-        if path == "/":
-            self._send(200, site.index_page())
-        elif path == "/robots.txt":
-            self._send(200, b"User-agent: *\nAllow: /\n", "text/plain; charset=utf-8")
-        elif path.startswith("/wiki/"):
-            page = site.article_page(path[len("/wiki/"):])
-            self._send(200, page) if page is not None else self._error(404, "No such article.")
-        elif path.startswith("/topic/"):
-            page = site.topic_page(unquote(path[len("/topic/"):]))
-            self._send(200, page) if page is not None else self._error(404, "No such topic.")
-        elif path == "/search":
-            self._search(parse_qs(parts.query))
-        else:
-            self._error(404, "Not found.")
-
-    def _search(self, params: dict[str, list[str]]) -> None:
-        query = (params.get("q") or [""])[0].strip()
-        if not query:
-            self._error(400, "Missing query: use /search?q=words")
-            return
-        try:
-            limit = int((params.get("limit") or ["10"])[0])
-        except ValueError:
-            limit = 10
-        fmt = (params.get("format") or ["html"])[0]
-        host = self.headers.get("Host") or f"{self.wiki.host}:{self.wiki.port}"
-        try:
-            if fmt == "json":
-                self._send(200, self.wiki.search_json(query, f"http://{host}", limit),
-                           "application/json; charset=utf-8")
-            else:
-                self._send(200, self.wiki.search_html(query, limit))
-        except SearchError as exc:
-            if fmt == "json":
-                body = json.dumps({"query": query, "number_of_results": 0, "results": [],
-                                   "error": str(exc)}).encode()
-                self._send(200, body, "application/json; charset=utf-8")
-            else:
-                self._error(400, str(exc))
+        self._send(*self.wiki.respond(self.path, self.headers.get("Host")))

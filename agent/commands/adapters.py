@@ -168,7 +168,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Install a STaR run's adapter as the shipped reasoner `deepstar-reasoner`, with its model card."""
         from evals.shipping import build_card, choose
-        from reasoner.shipped import default_shipped_dir, write_shipped
+        from reasoner.shipped_reasoner import default_shipped_dir, write_shipped
 
         if default_mode not in (None, "plan", "react"):
             raise typer.BadParameter(f"{default_mode!r} is not plan or react", param_hint="--default-mode")

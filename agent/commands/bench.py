@@ -86,11 +86,14 @@ def fetch(
 
 
 def register(app: typer.Typer) -> None:
+    from agent.commands.bench_cpu import research_bench, startup
     from agent.commands.bench_faults import faults
     from agent.commands.bench_rollout import rollout
 
     bench_app.command("rollout")(rollout)
     bench_app.command("faults")(faults)
+    bench_app.command("startup")(startup)
+    bench_app.command("research")(research_bench)
     app.add_typer(bench_app, name="bench")
 
 
@@ -192,6 +195,9 @@ def generate(
                   ("single-stream decode bound", f"{bound:.1f} tok/s")]
         if one:
             table.append(("1 request / bound", f"{one['tokens_per_s'] / bound:.0%}"))
+    elif path is not None:
+        table.append(("single-stream decode bound", "not computed: the server's dtype is not recorded (started "
+                      "by an older deepstar); pass --weights-dtype bf16|fp32"))
     by_c = {r["concurrency"]: r["tokens_per_s"] for r in rows}
     if 1 in by_c and len(by_c) > 1:
         top = max(by_c)

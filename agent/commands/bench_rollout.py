@@ -57,6 +57,7 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
         raw_phase,
         verdicts,
     )
+    from evals.star import passes_filter
     from reasoner.protocol import CALL_OPEN, render_prompt
 
     log = log or (lambda m: err_console.print(m))
@@ -69,12 +70,15 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
     url = cfg.base_url or ensure_embedded_server(cfg).base_url
     model_name = cfg.model or (BUNDLED_NAME if embedded else None)
     root = url.rstrip("/").removesuffix("/v1")
+    count_training_tokens = _training_token_counter(cfg)
 
     async def main() -> dict[str, Any]:
         import httpx
 
+        from reasoner.endpoint import async_client
+
         async with make_client(cfg, url, embedded=embedded, model=model_name) as client, \
-                httpx.AsyncClient(timeout=30) as http:
+                async_client(root, use_env_proxy=cfg.use_proxy, timeout=30) as http:
             name = await client._model(model_name)
             cfg.model = name
 
@@ -118,11 +122,13 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
                         prompts = [render_prompt(s["input"]["messages"], s["input"].get("tools") or None)
                                    + (CALL_OPEN if s["input"].get("tools") else "") if s["input"] else ""
                                    for s in llm]
+                    kept = passes_filter(result.record, task=task)[0] if task.get("answers") else None
                     return RunSample(
                         wall_s=wall, model_s=sum(s["latency_s"] or 0 for s in llm),
                         tool_s=sum(s["latency_s"] or 0 for s in steps if s["kind"] == "tool"),
                         calls=[(s["prompt_tokens"] or 0, s["completion_tokens"] or 0) for s in llm],
-                        prompts=prompts, ok=result.error is None, error=result.error)
+                        prompts=prompts, ok=result.error is None, error=result.error, kept=kept,
+                        training_tokens=count_training_tokens(result.record) if kept else None)
 
                 if warmup:
                     # greedy runs repeat their prompts: fill the prefix cache once, so that
@@ -153,15 +159,41 @@ def run_rollout_bench(tasks: list[dict], levels: tuple[int, ...], *, base_url: s
     return asyncio.run(main())
 
 
+def _training_token_counter(cfg: Any) -> Any:
+    """record -> the number of tokens SFT trains on (its labelled positions), with the bundled
+    model's tokenizer; -> None when that tokenizer is not prepared here."""
+    from reasoner.prepare import bundled_model_dir
+
+    path = bundled_model_dir(cfg.models_dir)
+    if not (path / "tokenizer.json").exists():
+        return lambda record: None
+    from transformers import AutoTokenizer
+
+    from reasoner.train import IGNORE_INDEX, encode_conversation
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+
+    def count(record: dict[str, Any]) -> int:
+        _, labels = encode_conversation(tokenizer, record["messages"], record.get("tools") or None)
+        return sum(label != IGNORE_INDEX for label in labels)
+
+    return count
+
+
 def print_rollout(data: dict[str, Any]) -> None:
     table = Table(title=f"rollout throughput: {data['tasks']} research runs (react, ≤{data['max_steps']} model calls)")
-    for col in ("concurrency", "traj/min", "agent gen tok/s", "raw gen tok/s", "efficiency", "agent prompt tok/s",
+    for col in ("concurrency", "traj/min", "prompt / completion tok per traj", "kept", "train tok per kept",
+                "agent gen tok/s", "raw gen tok/s", "efficiency", "agent prompt tok/s",
                 "cache hit agent / raw", "model / tools / other", "loop busy", "peak RSS", "max in flight"):
         table.add_column(col, justify="right")
     for lv in data["levels"]:
         a, r, s = lv["agent"], lv["raw"], lv["agent"]["split"]
         hit = " / ".join("—" if x["prefix_cache_hit_rate"] is None else f"{x['prefix_cache_hit_rate']:.0%}" for x in (a, r))
-        table.add_row(str(lv["concurrency"]), f"{a['trajectories_per_min']:.2f}", f"{a['generated_tokens_per_s']:.1f}",
+        per_kept = a.get("training_tokens_per_kept")
+        table.add_row(str(lv["concurrency"]), f"{a['trajectories_per_min']:.2f}",
+                      f"{a['prompt_tokens_per_trajectory']:.0f} / {a['completion_tokens_per_trajectory']:.0f}",
+                      "—" if a.get("kept") is None else f"{a['kept']}/{a['runs']}",
+                      "—" if per_kept is None else f"{per_kept:.0f}", f"{a['generated_tokens_per_s']:.1f}",
                       f"{r['generated_tokens_per_s']:.1f}", "—" if lv["efficiency"] is None else f"{lv['efficiency']:.2f}",
                       f"{a['prompt_tokens_per_s']:.0f}", hit,
                       f"{s['model']:.1%} / {s['tools']:.1%} / {s['other']:.1%}", f"{a['loop_busy_fraction']:.1%}",

@@ -101,6 +101,12 @@ def star(
     patience: int = typer.Option(1, "--patience", min=1, help="iterations without a dev EM gain before stopping early"),
     base_model: Path | None = typer.Option(None, "--base-model", help="a local Hugging Face checkpoint directory to "
                                            "start from: served and trained from it (default: the bundled model)"),
+    human: Path | None = typer.Option(None, "--human", help="extra development questions (JSONL, e.g. hand-written) "
+                                      "every eval also scores, beside dev; measured only, never trained on"),
+    test: Path | None = typer.Option(None, "--test", help="test tasks (JSONL; rows of another split are ignored) "
+                                     "for --final-test"),
+    final_test: bool = typer.Option(False, "--final-test", help="after the loop: score the model chosen on dev "
+                                    "and the baselines on --test, once"),
     home: Path | None = HomeOpt,
     config: Path | None = ConfigOpt,
 ) -> None:
@@ -119,9 +125,44 @@ def star(
         _check_checkpoint(base_model)
     cfg = build_config(config, home=home, mode="react", max_steps=max_steps, max_concurrency=max(16, concurrency),
                        server_model_path=base_model)
+    refuse_other_endpoint(cfg)
     train_tasks = _tasks(train, "train", train_limit, seed)
     dev_tasks = _tasks(dev, "dev", dev_limit, seed)
-    asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr))
+    extra = {}
+    if human is not None:
+        extra["human"] = _tasks(human, "dev", None, seed)
+        asked = {t["question"].strip().casefold() for t in train_tasks}
+        leaked = [t["id"] for t in extra["human"] if t["question"].strip().casefold() in asked]
+        if leaked:
+            raise typer.BadParameter(f"{len(leaked)} --human questions are also training tasks ({leaked[:3]}...): "
+                                     "development questions are never trained on", param_hint="--human")
+    if final_test and test is None:
+        raise typer.BadParameter("--final-test needs --test FILE (the test split)", param_hint="--final-test")
+    test_tasks = _tasks(test, "test", None, seed) if final_test and test is not None else None
+    asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr, extra, test_tasks))
+
+
+def refuse_other_endpoint(cfg: Any) -> None:
+    """STaR trains adapters of the bundled model and loads each into the embedded server, so
+    its runs must go there too: with another endpoint configured, the runs would ask for an
+    adapter that endpoint never loaded ("model not found") and the loop would learn from
+    demonstrations alone. One endpoint for everything, or a clear refusal."""
+    from agent.config import ConfigError
+    from agent.runtime import server_spec
+    from reasoner.server import server_status
+
+    if cfg.base_url is None:
+        return
+    spec = server_spec(cfg)
+    host = "127.0.0.1" if spec.host in ("0.0.0.0", "::", "localhost") else spec.host
+    embedded = {f"http://{h}:{spec.port}/v1" for h in (host, "localhost")}
+    running, _ = server_status(cfg.server_state_path)
+    if running is not None:  # the embedded server as it runs now (`deepstar serve --port P`)
+        embedded.add(running.base_url)
+    if cfg.base_url.rstrip("/") not in embedded:
+        raise ConfigError(f"deepstar star loads the adapters it trains into the embedded server "
+                          f"(http://{host}:{spec.port}/v1), but the runs would go to {cfg.base_url} "
+                          f"(DEEPSTAR_BASE_URL or base_url in config.toml): unset it for `deepstar star`")
 
 
 def _check_checkpoint(path: Path) -> None:
@@ -138,7 +179,8 @@ def _check_checkpoint(path: Path) -> None:
 
 
 async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[dict], demos_path: Path | None,
-                n_demos: int, baseline: str | None, lr: float) -> None:
+                n_demos: int, baseline: str | None, lr: float, extra_evals: dict[str, list[dict]],
+                test_tasks: list[dict] | None) -> None:
     from agent.api import ResearchAgent
     from agent.runtime import ensure_embedded_server, make_client
     from agent.web import open_web
@@ -217,7 +259,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         deps = StarDeps(run=run, train=train, load_adapter=load, base_model=state.model,
                         base_model_hash=weights_sha256(base_path), progress=log,
                         on_stage=_fault_point, check_adapter=check_adapter)
-        loop = StarLoop(scfg, deps, system=REACT_SYSTEM)
+        loop = StarLoop(scfg, deps, system=REACT_SYSTEM, extra_evals=extra_evals)
         if baseline:
             direct = None
             if baseline == "direct":
@@ -229,6 +271,10 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
             log(f"baseline {baseline}: dev EM {result['dev']['overall']['em']:.3f}")
         else:
             await loop.run(train_tasks, dev_tasks, demos)
+        if test_tasks is not None:
+            scored = await loop.final_test(test_tasks, demos)
+            log(f"test split: chosen on dev {scored['chosen']['model']}, test EM "
+                f"{scored['arms']['chosen']['summary']['overall']['em']:.3f}")
     report = write_report(out)
     typer.echo(report.read_text(encoding="utf-8"))
 

@@ -1,8 +1,9 @@
 """`deepstar web serve`, `deepstar search`, `deepstar fetch`.
 
-`deepstar search --provider wiki` starts the wiki site in-process on a free loopback
-port for the one query (allow-listed via the config like any run), so it exercises the
-same HTTP path as the agent; pass `--wiki-url` (or set `wiki_url`) to use a running site.
+`deepstar search --provider wiki` and `deepstar fetch` serve the wiki in-process at its
+stable origin `http://wiki.deepstar/` (the same search, fetch and extract path as a run,
+so they print the URLs a run records); pass `--wiki-url` (or set `wiki_url`) to use a
+running `deepstar web serve` instead.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from rich.console import Console
 from rich.progress import Progress as RichProgress
 
 from agent.config import AgentConfig, load_config
-from agent.web import fetch_config_from, host_port, start_wiki_site
-from tools.fetch import Fetcher
+from agent.web import start_wiki_site, web_parts
 from tools.search import make_search_provider
 from tools.website import is_loopback_host
 
@@ -84,20 +84,15 @@ def search(
 
 
 async def _search(cfg: AgentConfig, query: str, limit: int) -> list[Any]:
-    site = None
-    url = cfg.wiki_url
-    if cfg.web == "wiki" and not url:
-        site = _site(cfg, port=0).start()
-        url = site.url
-    provider = make_search_provider(cfg.web, searxng_url=cfg.searxng_url, wiki_url=url)
-    try:
-        return await provider.search(query, limit)
-    finally:
-        aclose = getattr(provider, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        if site is not None:
-            site.stop()
+    async with web_parts(cfg) as parts:
+        provider = make_search_provider(cfg.web, searxng_url=cfg.searxng_url, wiki_url=parts.wiki_url,
+                                        client=parts.search_client)
+        try:
+            return await provider.search(query, limit)
+        finally:
+            aclose = getattr(provider, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 def fetch(
@@ -107,12 +102,12 @@ def fetch(
 ) -> None:
     """Fetch one URL through the guarded fetcher and print its extracted text.
 
-    Refused URLs (SSRF guard, robots.txt) exit with code 2 and the reason. The running
-    wiki site (config wiki_url) is allow-listed when the web is `wiki`.
+    Refused URLs (SSRF guard, robots.txt) exit with code 2 and the reason. When the web
+    is `wiki`, its pages open at http://wiki.deepstar/ (and at the old
+    http://127.0.0.1:PORT/wiki/... URLs), or the running site of config wiki_url.
     """
     cfg = load_config({})
-    extra = (host_port(cfg.wiki_url),) if cfg.web == "wiki" and cfg.wiki_url else ()
-    page = asyncio.run(_fetch(cfg, url, extra))
+    page = asyncio.run(_fetch(cfg, url))
     if as_json:
         data = dataclasses.asdict(page)
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -124,8 +119,8 @@ def fetch(
         print(f"[{i}] {link.text} -> {link.url}")
 
 
-async def _fetch(cfg: AgentConfig, url: str, extra: tuple[str, ...]) -> Any:
-    async with Fetcher(fetch_config_from(cfg, extra_allow=extra)) as fetcher:
+async def _fetch(cfg: AgentConfig, url: str) -> Any:
+    async with web_parts(cfg) as parts, parts.fetcher(cfg) as fetcher:
         return await fetcher.fetch(url)
 
 

@@ -5,8 +5,9 @@
         result = await scenario(FaultContext(home=..., server_home=..., base_url=...))
 
 `agent.faults.process` holds the process faults (killed servers and processes, two
-writers, corrupted inputs), `agent.faults.web` the hostile web and the attacks; the
-contract both follow is `agent.faults.base`.
+writers, corrupted inputs), `agent.faults.web` the hostile web and the attacks,
+`agent.faults.hardening` the fetch cache against today's guard and the environment's
+proxy against the model traffic; the contract all follow is `agent.faults.base`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = ["FaultContext", "Scenario", "ScenarioResult", "all_scenarios", "scena
 
 
 def all_scenarios() -> list[Scenario]:
-    """Every scenario: the process faults, then the web ones (when that module is present)."""
+    """Every scenario: the process faults, then the web and hardening ones (when the web module is present)."""
     from agent.faults.process import SCENARIOS as process
 
     try:
@@ -28,7 +29,9 @@ def all_scenarios() -> list[Scenario]:
         if exc.name != "agent.faults.web":  # web.py exists but something it imports is missing
             raise
         return list(process)
-    return [*process, *web.SCENARIOS]
+    from agent.faults.hardening import SCENARIOS as hardening
+
+    return [*process, *web.SCENARIOS, *hardening]
 
 
 def scenario_names() -> list[str]:

@@ -196,13 +196,15 @@ class _Gate:
 
         import httpx
 
+        from reasoner.endpoint import sync_client
+
         self._upstream = upstream.rstrip("/")
         self._passes = passes
         self._opened = threading.Event()
         self._lock = threading.Lock()
         self.held = 0  # generation requests that had to wait
         gate = self
-        client = httpx.Client(timeout=600)
+        client = sync_client(self._upstream, timeout=600)  # the local server: never through a proxy
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _forward(self) -> None:
@@ -632,16 +634,18 @@ def _unload(home: Path, names: list[str]) -> None:
     """Take this scenario's adapters off the shared server again."""
     import httpx
 
+    from reasoner.endpoint import sync_client
     from reasoner.server import read_state
 
     state = read_state(home / "server.json")
     if state is None:
         return
-    for name in names:
-        try:
-            httpx.post(f"{state.base_url}/unload_lora_adapter", json={"lora_name": name}, timeout=30)
-        except httpx.HTTPError:
-            pass
+    with sync_client(state.base_url, timeout=30) as http:  # the local server: never through a proxy
+        for name in names:
+            try:
+                http.post(f"{state.base_url}/unload_lora_adapter", json={"lora_name": name})
+            except httpx.HTTPError:
+                pass
 
 
 async def star_stage_kills(ctx: FaultContext) -> ScenarioResult:

@@ -4,7 +4,7 @@ It answers `/v1/chat/completions` like an instruct model behind vLLM's tool pars
 (native `tool_calls`), choosing each reply with `policy(messages, body)`; it can thus
 play a model that a hostile page has fooled, and prove that deepstar's guarantees hold
 even then. Every request is kept with its headers (to check what a run sends, e.g. the
-`Authorization` header).
+`Authorization` header); GET paths in `gets` (`/v1/models`, `/health`, `/version`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class ScriptedModel:
         self.policy = policy
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.gets: list[str] = []
         self._lock = threading.Lock()
         model = self
 
@@ -55,8 +56,14 @@ class ScriptedModel:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                with model._lock:
+                    model.gets.append(self.path)
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+                elif self.path == "/health":  # vLLM's server routes, for health checks and the engine probe
+                    self._send(200, {})
+                elif self.path == "/version":
+                    self._send(200, {"version": "scripted"})
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 

@@ -15,7 +15,7 @@ from agent.config import load_config
 from agent.runtime import default_reasoner, embedded_adapters, server_spec
 from reasoner.prepare import sha256_file
 from reasoner.registry import AdapterRegistry
-from reasoner.shipped import SHIPPED_NAME, find_shipped
+from reasoner.shipped_reasoner import SHIPPED_NAME, find_shipped
 from tests.fakes.tiny_model import save_tiny_checkpoint, tiny_adapter
 
 
@@ -52,8 +52,14 @@ def make_run(root: Path, adapters: list[Path]) -> Path:
         "seed": {"iteration": 0, "model": "star-seed-s0", "dataset_size": 60,
                  "evals": [{"seed": 0, "model": "star-seed-s0", "summary": summary(0.15)}]},
         "iterations": [{"iteration": 1, "model": "star-iter1", "dev": summary(0.10)},
-                       {"iteration": 2, "model": "star-iter2", "dev": summary(0.25, 0.2)}],
-        "test": {"model": "star-iter2", "summary": summary(0.22)}}))
+                       {"iteration": 2, "model": "star-iter2", "dev": summary(0.25, 0.2)}]}))
+    (run / "iter_2" / "eval_human").mkdir(parents=True)  # an extra set scored beside dev (--human)
+    (run / "iter_2" / "eval_human" / "summary.json").write_text(json.dumps(summary(0.18)))
+    (run / "test").mkdir()
+    (run / "test" / "metrics.json").write_text(json.dumps({  # as `deepstar star --final-test` writes it
+        "chosen": {"iteration": 2, "model": "star-iter2", "dev_em": 0.25},
+        "arms": {"chosen": {"model": "star-iter2", "summary": summary(0.22)},
+                 "seed": {"model": "star-seed-s0", "summary": summary(0.12)}}}))
     (run / "baseline_direct").mkdir()
     (run / "baseline_direct" / "metrics.json").write_text(json.dumps({"baseline": "direct", "dev": summary(0.3, 0.0)}))
     return run
@@ -159,7 +165,10 @@ def test_ship_writes_the_card_from_the_run(home, adapters, tmp_path, capsys):
     assert card["default_mode"] == {"default": "react", "bridge": "react", "comparison": "react", "single": "react"}
     table = {(r["model"], r["split"]): r["em"] for r in card["results"]}
     assert table == {("baseline: direct", "dev"): 0.3, ("iteration 0 (seed adapter, training seed 0)", "dev"): 0.15,
-                     ("iteration 1", "dev"): 0.1, ("iteration 2", "dev"): 0.25, ("star-iter2", "test"): 0.22}
+                     ("iteration 1", "dev"): 0.1, ("iteration 2", "dev"): 0.25, ("iteration 2", "human"): 0.18,
+                     ("chosen: star-iter2", "test"): 0.22, ("seed: star-seed-s0", "test"): 0.12}
+    assert card["source"]["chosen_by"] == "the run's choice on dev (the model it scored on test)"
+    assert "| chosen: star-iter2 | test | 0.220 |" in (target / "MODEL_CARD.md").read_text()
     # the workspace now defaults to it, and the server loads it at start under the stable name
     cfg = load_config()
     assert default_reasoner(cfg).name == SHIPPED_NAME
@@ -228,3 +237,10 @@ def test_remove_unregisters_and_a_missing_copy_names_the_fix(home, adapters, tmp
     assert "the default is now gemma-3-270m" in out and not (home / "adapters" / "star-iter2").exists()
     code, _, err = cli("adapters", "remove", "star-iter2", capsys=capsys)
     assert code == 2 and "no adapter named 'star-iter2' is registered" in err
+
+
+def test_without_test_scores_promote_takes_the_highest_dev_em(home, adapters, tmp_path, capsys):
+    run = make_run(tmp_path, adapters)
+    shutil.rmtree(run / "test")
+    code, out, _ = cli("adapters", "promote", str(run), capsys=capsys)
+    assert code == 0 and "promoted 'star-iter2' (iteration 2, the highest dev EM of the run" in out

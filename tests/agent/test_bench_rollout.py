@@ -50,4 +50,8 @@ def test_bench_rollout_runs_end_to_end_and_matches_the_agents_load(vllm_server, 
         assert split["model"] + split["tools"] + split["other"] == pytest.approx(1.0, abs=1e-6)
         assert 0.0 <= agent["prefix_cache_hit_rate"] <= 1.0
         assert agent["peak_rss_bytes"] > 10 * 2**20
+        # the server's own account of the phase: one request per agent call, and positive times
+        engine = agent["engine"]
+        assert engine["requests"] >= agent["model_calls"]
+        assert engine["ttft_s"] > 0 and engine["decode_tokens_per_s"] > 0 and engine["prefill_s"] >= 0
     assert {t["target"].split()[0] for t in data["targets"]} == {"efficiency", "trajectories/min", "neither", "peak"}

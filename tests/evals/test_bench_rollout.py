@@ -128,8 +128,10 @@ async def test_loop_busy_time_counts_synchronous_work_on_the_event_loop():
     import time
 
     async def run_task(task):
-        t = time.perf_counter()
-        while time.perf_counter() - t < 0.1:  # synchronous work: nothing else on the loop can run
+        # synchronous work (nothing else on the loop can run) of 0.1 s of this thread's CPU time,
+        # so the test measures the same on a loaded machine as on a quiet one
+        t = time.thread_time()
+        while time.thread_time() - t < 0.1:
             pass
         await asyncio.sleep(0.05)
         return RunSample(wall_s=0.15, model_s=0.05, tool_s=0.0, calls=[(1, 1)])
@@ -140,3 +142,23 @@ async def test_loop_busy_time_counts_synchronous_work_on_the_event_loop():
     row, _ = await agent_phase(run_task, [{"id": i} for i in range(3)], 3, metrics=metrics)
     assert row["loop_cpu_s"] >= 0.25
     assert row["split"]["other"] > row["split_timestamps"]["other"]
+
+
+async def test_the_agent_row_reports_the_cost_per_trajectory_and_per_kept_one():
+    async def metrics():
+        return {}
+
+    samples = iter([
+        RunSample(wall_s=1.0, model_s=0.5, tool_s=0.1, calls=[(300, 20), (400, 30)], kept=True, training_tokens=60),
+        RunSample(wall_s=1.0, model_s=0.5, tool_s=0.1, calls=[(200, 10)], kept=False),
+        RunSample(wall_s=1.0, model_s=0.5, tool_s=0.1, calls=[(100, 10)], kept=True, training_tokens=40),
+    ])
+
+    async def run_task(task):
+        return next(samples)
+
+    row, _ = await agent_phase(run_task, [{"id": i} for i in range(3)], 1, metrics=metrics)
+    assert row["prompt_tokens_per_trajectory"] == pytest.approx(1000 / 3)
+    assert row["completion_tokens_per_trajectory"] == pytest.approx(70 / 3)
+    assert row["kept"] == 2 and row["training_tokens_per_kept"] == 50
+    assert row["trajectories_per_min"] > 0

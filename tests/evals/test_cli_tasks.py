@@ -25,6 +25,27 @@ def test_tasks_synth_writes_jsonl_and_report(tmp_path):
     assert "by split" in result.output and "wrote 40 tasks" in result.output
 
 
+def test_tasks_synth_exclude_keeps_held_out_articles_out(tmp_path):
+    app = typer.Typer()
+    tasks_command.register(app)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    held_out = tmp_path / "held_out.jsonl"
+    held_out.write_text(json.dumps({"id": "h1", "question": "Which is longer, the Volga or the Lena River?",
+                                    "answers": ["Lena River"], "supporting_titles": ["Volga", "Lena River"]}) + "\n")
+    out, plain = tmp_path / "tasks.jsonl", tmp_path / "plain.jsonl"
+    for args in (["--out", str(plain)], ["--out", str(out), "--exclude", str(held_out)]):
+        result = CliRunner().invoke(app, ["tasks", "synth", "--seed", "0", *args])
+        assert result.exit_code == 0, result.output
+    titles = [set(json.loads(line)["supporting_titles"]) for line in plain.read_text(encoding="utf-8").splitlines()]
+    assert any(t & {"Volga", "Lena River"} for t in titles)  # without --exclude they are asked about
+    titles = [set(json.loads(line)["supporting_titles"]) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert titles and not any(t & {"Volga", "Lena River"} for t in titles)
+
+
 @pytest.mark.integration
 def test_tasks_demos_cli_against_the_real_wiki(tmp_path):
     from agent.cli import app

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from evals.errors import StageFailed
 from evals.harness import compare, load_results, print_summary, result_paths, run_eval
 
 TASKS = [
@@ -16,11 +17,13 @@ PAGE = "http://wiki.test/wiki/Page"
 
 
 def _record(task: dict, answer: str, latency: float = 1.0) -> dict:
+    sentence = f"{task['question'].rstrip('?')}: the answer is {answer}."  # states it, names the subject
     return {"id": f"traj-{task['id']}", "question": task["question"], "final_answer": answer,
             "messages": [{"role": "assistant", "content": answer}],
-            "citations": [{"n": 1, "url": PAGE, "title": "Page", "snippet": f"the answer is {answer}", "supported": True}],
+            "citations": [{"n": 1, "url": PAGE, "title": "Page", "snippet": sentence, "claim": answer,
+                           "supported": True}],
             "usage": {"prompt_tokens": 100, "completion_tokens": 10, "turns": 3, "tool_calls": 2},
-            "latency_s": latency, "error": None, "snapshots": {PAGE: f"Some text: the answer is {answer}."}}
+            "latency_s": latency, "error": None, "snapshots": {PAGE: f"Some text. {sentence}"}}
 
 
 class FakeRun:
@@ -100,7 +103,10 @@ def test_eval_cli_compare(tmp_path):
 
 async def test_resume_runs_again_the_tasks_whose_run_raised(tmp_path):
     out = tmp_path / "run"
-    await run_eval(TASKS, FakeRun(RIGHT, fail={"c1", "s2"}), out_dir_or_path=out)
+    # half the runs raising is a systematic failure: the eval stops instead of scoring them 0 ...
+    with pytest.raises(StageFailed, match="2 of 4 runs raised .*endpoint went away"):
+        await run_eval(TASKS, FakeRun(RIGHT, fail={"c1", "s2"}), out_dir_or_path=out)
+    assert not result_paths(out)[1].exists()  # ... and writes no summary
     again = FakeRun(RIGHT)
     summary = await run_eval(TASKS, again, out_dir_or_path=out)
     assert sorted(again.seen) == ["c1", "s2"]

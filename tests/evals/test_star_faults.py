@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from evals.errors import StageFailed
 from evals.star import StarConfig, StarDeps, StarLoop
 from reasoner.errors import EndpointUnavailable, ReasonerError
 from tests.evals.test_star import DEV, TRAIN, Fakes, record
@@ -37,12 +40,16 @@ async def test_rollouts_whose_run_raised_run_again_on_resume(tmp_path):
                 raise EndpointUnavailable("http://x/v1", "connection refused")
             return await super().run(task, **kw)
 
-    await make(tmp_path, ServerDown()).run(TRAIN, DEV, DEMOS)
+    # every rollout raising is a systematic failure: the stage stops the loop (it would
+    # otherwise train on demonstrations alone) ...
+    with pytest.raises(StageFailed, match="iter_1/rollouts: 3 of 3 runs raised"):
+        await make(tmp_path, ServerDown()).run(TRAIN, DEV, DEMOS)
     path = tmp_path / "star" / "iter_1" / "rollouts.jsonl"
     assert path.read_text().count('"_raised": true') == len(TRAIN)
+    assert not (tmp_path / "star" / "iter_1" / "kept.jsonl").exists()  # nothing was filtered or trained
+    # ... and the same command, once the server is back, runs them again
     fakes = Fakes()
     loop = make(tmp_path, fakes)
-    (tmp_path / "star" / "iter_1" / "stages.json").unlink()
     await loop.run(TRAIN, DEV, DEMOS)
     rollout_runs = [r for r in fakes.runs if r[2] is None and r[1] == "star-seed-s0"]
     assert len([r for r in rollout_runs if r[0] in {t["id"] for t in TRAIN}]) == len(TRAIN)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ ARGS = ["--train-limit", "3", "--dev-limit", "2", "--seed-demos", "3", "--sample
         "--run-name", "startest"]
 
 
-def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, tmp_path):
+def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, prepared_model, tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     deepstar("tasks", "synth", "--seed", "3", "--out", str(tasks), home=test_home, check=True, timeout=300)
     out = tmp_path / "star"
@@ -56,6 +57,14 @@ def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, tmp
         assert (out / path).exists(), path
     meta = json.loads((out / "iter_1" / "adapter" / "deepstar-train.json").read_text())
     assert meta["config"]["iteration"] == 1 and meta["config"]["max_steps"] == 2
+    # fresh from the base: every trained adapter records the prepared base checkpoint as its
+    # base (deepstar's marker and PEFT's own config), never a previous adapter
+    base = str(prepared_model.resolve())
+    for adapter in (out / "iter_1" / "adapter", out / "seed" / "adapter-s0"):
+        recorded = json.loads((adapter / "deepstar-train.json").read_text())["base_model"]
+        peft_base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+        assert recorded == base and str(Path(peft_base).resolve()) == base, (adapter, recorded, peft_base)
+        assert not (Path(recorded) / "adapter_config.json").exists()  # a checkpoint, not an adapter
     metrics = json.loads((out / "metrics.json").read_text())
     (it1,) = metrics["iterations"]
     assert it1["model"] == "startest-iter1"

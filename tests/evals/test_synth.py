@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -31,10 +32,10 @@ def test_default_sizes(tasks):
 
 
 def test_splits_share_no_supporting_article(tasks, real_articles):
-    from evals.facts import extract_facts
+    from evals.details import corpus_facts
 
     articles = {a.title: a for a in real_articles}
-    split_map = synth.assign_splits(articles, extract_facts(articles.values()))
+    split_map = synth.assign_splits(articles, corpus_facts(articles.values()))
     titles = {split: set() for split in ("train", "dev", "test")}
     for t in tasks:
         assert {split_map[title] for title in t["supporting_titles"]} == {t["split"]}
@@ -50,10 +51,10 @@ def test_enough_bridges_in_every_split(tasks):
 
 
 def test_bridge_groups_share_a_split_lone_articles_hash(mini_corpus):
-    from evals.facts import extract_facts
+    from evals.details import corpus_facts
 
     articles = {a.title: a for a in mini_corpus}
-    split_map = synth.assign_splits(articles, extract_facts(articles.values()))
+    split_map = synth.assign_splits(articles, corpus_facts(articles.values()))
     assert split_map["Nineteen Eighty-Four"] == split_map["George Orwell"]
     assert split_map["Nairobi"] == split_map["Kenya"]
     assert split_map["Iron"] == synth.split_of("Iron")  # no bridge: its own hash
@@ -103,3 +104,114 @@ def test_mini_corpus_bridge_and_report(mini_corpus):
     text = synth.report(tasks)
     assert f"{len(tasks)} tasks" in text and "by split" in text
     json.dumps(tasks)  # serializable
+
+
+DETAIL_SINGLES = {"event_year", "event_date", "event_agent", "count", "former_name", "named_after", "measure_length",
+                  "measure_area"}
+
+
+def test_detail_tasks_in_every_kind(tasks):
+    relations = {t["relation"] for t in tasks}
+    assert DETAIL_SINGLES <= relations
+    assert any(">" in r and r.split(">")[1] in {"count", "measure_area"} for r in relations)  # second hop: a detail
+    assert {"longer", "larger_area", "event_earlier"} <= relations
+    types = {t["answer_type"] for t in tasks}
+    assert {"year", "date", "number", "measure", "person", "place", "name"} <= types
+
+
+def test_evidence_is_exact_article_text_with_types_and_titles(tasks, real_articles):
+    from evals.details import ANSWER_TYPES
+
+    articles = {a.title: a for a in real_articles}
+    for t in tasks:
+        assert t["answer_type"] in ANSWER_TYPES, t
+        assert t["supporting_titles"] and {e["title"] for e in t["evidence"]} == set(t["supporting_titles"]), t
+        for e in t["evidence"]:
+            source = articles[e["title"]].description if e["field"] == "description" else articles[e["title"]].extract
+            assert e["text"] in source, t
+
+
+def test_composed_bridges_hide_b_and_ask_its_detail(tasks, real_articles):
+    articles = {a.title: a for a in real_articles}
+    composed = [t for t in tasks if t["kind"] == "bridge" and t["relation"].split(">")[1] in {"count", "measure_area"}]
+    assert len(composed) >= 20
+    for t in composed:
+        a_title, b_title = t["supporting_titles"]
+        assert b_title == t["bridge_title"] and b_title.split(" (")[0].lower() not in t["question"].lower()
+        a = articles[a_title]
+        assert not any(x.lower() in f"{a.extract} {a.description}".lower() for x in t["answers"]), t
+        assert t["evidence"][-1]["title"] == b_title and t["answers"][0] in t["evidence"][-1]["text"]
+
+
+def test_detail_comparisons_pick_the_winner_by_value(tasks):
+    def metres(value: str) -> float:
+        number, unit = value.split(" ", 1)
+        return float(number.replace(",", "")) * {"km": 1e3, "kilometres": 1e3, "kilometers": 1e3, "miles": 1609.344,
+                                                 "mi": 1609.344, "m": 1.0, "metres": 1.0, "km2": 1e6,
+                                                 "square kilometres": 1e6, "square kilometers": 1e6}.get(unit, float("nan"))
+
+    checked = 0
+    for t in tasks:
+        if t["relation"] in {"longer", "larger_area"}:
+            a, b = (metres(v) for v in t["values"])
+            if a == a and b == b:  # both units known to this test
+                assert t["answers"][0] == t["options"][0 if a > b else 1], t
+                checked += 1
+        if t["relation"] == "event_earlier":
+            years = [int(v[-4:]) for v in t["values"]]
+            assert t["answers"][0] == t["options"][years.index(min(years))], t
+            checked += 1
+    assert checked >= 20
+
+
+def test_beyond_lead_share_on_templates_details_and_human_style_tasks():
+    from evals.corpus import Article
+
+    articles = {
+        "Elbe": Article("Elbe", "The Elbe is a major river in Central Europe. Its total length is 1,094\u00a0km.".replace(
+            "\u00a0", " "), "Major river in Central Europe"),
+        "Kenya": Article("Kenya", "Kenya is a country in East Africa. Its capital is Nairobi.", "Country in East Africa"),
+    }
+    tasks = [
+        {"kind": "single", "answers": ["1,094 km"], "supporting_titles": ["Elbe"]},  # second sentence
+        {"kind": "single", "answers": ["Central Europe"], "supporting_titles": ["Elbe"]},  # description
+        {"kind": "single", "answers": ["East Africa"], "supporting_titles": ["Kenya"]},  # first sentence
+        # a comparison: where are the compared values? human files give evidence as plain strings (with no-break spaces)
+        {"kind": "comparison", "answers": ["Elbe"], "supporting_titles": ["Elbe", "Kenya"],
+         "evidence": ["Its total length is 1,094\u00a0km.", "Its capital is Nairobi."]},
+        {"kind": "comparison", "answers": ["Kenya"], "supporting_titles": ["Elbe", "Kenya"],
+         "evidence": [{"title": "Kenya", "field": "description", "text": "Country in East Africa"}]},
+    ]
+    assert synth.beyond_lead_share(tasks, articles) == {"all": 0.4, "comparison": 0.5, "single": 0.333}
+
+
+def test_report_counts_relations_answer_types_and_lead_share(tasks, real_articles):
+    text = synth.report(tasks, articles={a.title: a for a in real_articles})
+    for line in ("by relation: ", "by kind/answer type: ", "by split/answer type: ",
+                 "answer beyond the description and first sentence: all="):
+        assert line in text
+    share = synth.beyond_lead_share([t for t in tasks if t["relation"] in DETAIL_SINGLES],
+                                    {a.title: a for a in real_articles})
+    assert share["all"] >= 0.7  # the in-text details are, mostly, past the lead
+
+
+def test_per_relation_caps_each_relation_in_each_split(real_articles, tasks):
+    capped = synth.synthesize(real_articles, seed=0, per_relation=15)
+    counts = Counter((t["split"], t["relation"]) for t in capped)
+    assert max(counts.values()) == 15
+    full = Counter((t["split"], t["relation"]) for t in tasks)
+    assert all(counts[key] == min(15, n) for key, n in full.items())  # small relations are kept whole
+    assert capped == synth.synthesize(real_articles, seed=0, per_relation=15)  # deterministic
+    share = synth.beyond_lead_share(capped, {a.title: a for a in real_articles})
+    assert share["all"] > synth.beyond_lead_share(tasks, {a.title: a for a in real_articles})["all"]
+
+
+def test_names_keep_the_article_the_text_gives_them(tasks):
+    volga = [t for t in tasks if t["supporting_titles"] == ["Volga"] and t["kind"] == "single"]
+    assert volga and all("the Volga" in t["question"] or t["question"].startswith("The Volga") for t in volga)
+
+
+def test_a_name_shared_with_another_article_keeps_its_qualifier(tasks):
+    state = [t for t in tasks if t["supporting_titles"] == ["São Paulo (state)"] and t["kind"] == "single"]
+    assert state  # "São Paulo" is the city's article: the state is never called just "São Paulo"
+    assert all(re.search(r"São Paulo \((?:state|[^)]*Brazil)", t["question"]) for t in state), state

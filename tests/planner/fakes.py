@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,9 +69,19 @@ class ScriptedClient:
 
     policy: Callable[[list[dict[str, Any]], dict[str, Any]], ChatResult]
     seen: list[dict[str, Any]] = field(default_factory=list)
+    yields: int = 0  # event-loop turns each call takes, so concurrent branches' calls overlap
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     async def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> ChatResult:
         self.seen.append({"messages": [dict(m) for m in messages], **kwargs})
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            for _ in range(self.yields):
+                await asyncio.sleep(0)
+        finally:
+            self.in_flight -= 1
         return self.policy(messages, kwargs)
 
 

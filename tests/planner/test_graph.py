@@ -30,8 +30,8 @@ def react_policy(answer: str = "1889", url: str = PAGE):
     return policy
 
 
-def run(policy, mode="react", pages=None, **cfg):
-    client = ScriptedClient(policy)
+def run(policy, mode="react", pages=None, yields=0, **cfg):
+    client = ScriptedClient(policy, yields=yields)
     toolbox = FakeToolbox(pages or {PAGE: TEXT})
     pcfg = PlannerConfig(mode=mode, **cfg)
     recorder = ListRecorder()
@@ -63,7 +63,7 @@ def test_react_mode_runs_the_loop_and_cites_the_fetched_page():
     assert state["answer"] == "1889"
     assert state["citations"] == [{"n": 1, "url": PAGE, "title": "Eiffel_Tower", "claim": "1889",
                                    "snippet": "It was completed in 1889 for the World's Fair.",
-                                   "supported": True, "states_claim": True}]
+                                   "supported": True}]
     assert state["citation_support"] == 1.0
     assert [c[0] for c in toolbox.calls] == ["search", "open"]
     assert [s["kind"] for s in recorder.steps] == ["llm", "tool", "llm", "tool", "llm"]
@@ -103,10 +103,10 @@ def test_reflect_adds_subquestions_for_unanswered_ones_within_its_rounds():
     def policy(messages, kwargs):
         structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
         if "subquestions" in structured:
-            return reply(json.dumps({"subquestions": ["Q about nothing"]}))
+            return reply(json.dumps({"subquestions": ["Q about the tower and nothing"]}))
         if "missing" in structured:
             return reply(json.dumps({"missing": ["When was the Eiffel Tower completed exactly?"]}))
-        if "Q about nothing" in messages[1]["content"]:  # answers from a page it never opened
+        if "Q about the tower and nothing" in messages[1]["content"]:  # answers from a page it never opened
             return call("answer", answer="?", url="http://elsewhere/x")
         return react_policy()(messages, kwargs)
 
@@ -135,17 +135,77 @@ def test_step_budget_stops_the_graph_cleanly_with_a_truncated_report():
     assert "Stopped early" in state["report"]
 
 
-def test_tool_calls_per_branch_are_bounded_then_only_answer_is_offered():
+def three_branch_policy(messages, kwargs):
+    structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+    if "subquestions" in structured:
+        # each shares a content word with the question, so the plan guard keeps them all
+        return reply(json.dumps({"subquestions": ["Where is the Eiffel Tower?", "Who built the Eiffel Tower?",
+                                                  "When was the Eiffel Tower completed?"]}))
+    if "missing" in structured:
+        return reply(json.dumps({"missing": ["What is the Eiffel Tower made of?"]}))
+    if "answer" in structured:
+        return reply(json.dumps({"answer": "1889"}))
+    return call("search", query="again")  # branches never answer: they spend every step offered
+
+
+@pytest.mark.parametrize("max_steps", [2, 3, 4, 7])
+def test_parallel_branches_asking_at_once_never_exceed_the_step_budget(max_steps):
+    # plan takes one call; the three branches then ask for their next call at the same
+    # moment (each call yields to the event loop, so they are all in flight together)
+    state, client, _, recorder, _ = run(three_branch_policy, mode="plan", yields=3, max_steps=max_steps,
+                                        max_subquestions=3)
+    assert client.max_in_flight == 3 or max_steps < 4  # the calls really overlapped
+    assert len(client.seen) == max_steps  # every step used, none beyond
+    assert sum(s["kind"] == "llm" for s in recorder.steps) == max_steps
+    assert state["usage"]["model_calls"] == max_steps
+    assert state["truncated"] and "step budget" in state["stop_reason"]
+
+
+def test_every_node_counts_against_the_step_budget():
+    # plan, three one-step branches, reflect, a fourth branch and write: 7 calls in all
+    def policy(messages, kwargs):
+        if (kwargs.get("structured_outputs") or {}).get("json"):
+            return three_branch_policy(messages, kwargs)
+        return call("answer", answer="1889", url=PAGE)  # unopened page: reflect asks again
+
+    _, client, _, recorder, _ = run(policy, mode="plan", yields=2, max_steps=50, max_subquestions=4)
+    nodes = [s["node"] for s in recorder.steps if s["kind"] == "llm"]
+    assert sorted(set(nodes)) == ["plan", "reflect", "research", "write"] and len(nodes) == 7
+    for budget in range(1, len(nodes) + 1):
+        state, client, _, recorder, _ = run(policy, mode="plan", yields=2, max_steps=budget, max_subquestions=4)
+        assert len(client.seen) == sum(s["kind"] == "llm" for s in recorder.steps) <= budget
+        assert state["usage"]["model_calls"] == len(client.seen)
+
+
+def test_tool_calls_per_branch_are_bounded_then_answer_is_forced_with_every_tool_rendered():
     def looping(messages, kwargs):
-        names = [t["function"]["name"] for t in kwargs["tools"]]
-        if names == ["answer"]:
+        if isinstance(kwargs["tool_choice"], dict):
             return call("answer", answer="1889", url=PAGE)
-        return call("search", query="again")
+        return call("search", query=f"again {len(messages)}")
 
     state, client, toolbox, *_ = run(looping, max_tool_calls_per_branch=2)
     assert len(toolbox.calls) == 2
-    assert [t["function"]["name"] for t in client.seen[-1]["tools"]] == ["answer"]
+    # the grammar forces `answer`; the prompt still describes every tool (as training renders it)
+    assert client.seen[-1]["tool_choice"] == {"type": "function", "function": {"name": "answer"}}
+    assert [t["function"]["name"] for t in client.seen[-1]["tools"]] == ["search", "open", "answer"]
+    assert all(s["tool_choice"] == "required" for s in client.seen[:-1])
     assert state["answer"] == "1889"
+
+
+def test_a_call_identical_to_an_earlier_one_fetches_nothing():
+    def repeating(messages, kwargs):
+        tools_seen = sum(m["role"] == "tool" for m in messages)
+        if tools_seen < 3:
+            return call("open", url=PAGE)  # the same call three times
+        return call("answer", answer="1889", url=PAGE)
+
+    state, client, toolbox, recorder, _ = run(repeating)
+    assert toolbox.calls == [("open", {"url": PAGE})]  # fetched once
+    observations = [m["content"] for m in state["transcripts"][0]["messages"] if m["role"] == "tool"]
+    assert observations[0] == TEXT
+    assert observations[1].startswith("Already done") and observations[2].startswith("Already done")
+    assert state["answer"] == "1889" and state["citations"][0]["supported"]
+    assert state["usage"]["tool_calls"] == 3  # each still counts against the branch's budget
 
 
 def test_an_answer_citing_a_page_never_fetched_is_not_cited():
@@ -187,3 +247,30 @@ def test_a_full_context_window_stops_the_branch_as_a_budget_stop():
     state, *_ = run(policy)
     assert state["truncated"] and state["stop_reason"] == "context window full"
     assert state["error"] is None and "Stopped early" in state["report"]
+
+
+def test_plan_drops_subquestions_that_share_no_content_word_with_the_question():
+    # what the untrained 270M base model wrote for the Eiffel Tower question
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            return reply(json.dumps({"subquestions": ["2013", "The Eiffel Tower was completed in the year:",
+                                                      "What is the weather like?"]}))
+        return react_policy()(messages, kwargs)
+
+    state, client, *_ = run(policy, mode="plan", max_reflect_rounds=0)
+    assert [s["text"] for s in state["subquestions"]] == ["The Eiffel Tower was completed in the year:"]
+
+
+def test_an_empty_plan_falls_back_to_the_question():
+    question = "When was the Eiffel Tower completed?"
+
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            return reply(json.dumps({"subquestions": ["2013", "answer", "Who won in 1998?"]}))
+        return react_policy()(messages, kwargs)
+
+    state, client, *_ = run(policy, mode="plan", max_reflect_rounds=0)
+    assert [s["text"] for s in state["subquestions"]] == [question]
+    assert state["answer"] == "1889"

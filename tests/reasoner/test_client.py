@@ -190,3 +190,28 @@ async def test_a_client_without_per_request_seeds_never_sends_one():
     await make(handler, per_request_seed=False).complete("p", seed=7, temperature=0.7)
     await make(handler).complete("p", seed=7)
     assert "seed" not in bodies[0] and bodies[1]["seed"] == 7
+
+
+async def test_a_named_tool_choice_narrows_the_grammar_but_renders_every_tool():
+    import json as _json
+
+    tools = [{"type": "function", "function": {"name": n, "description": f"{n} it", "parameters": {
+        "type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}}} for n in ("search", "answer")]
+    bodies = []
+
+    def handler(request):
+        bodies.append(_json.loads(request.content))
+        return httpx.Response(200, json=completion('{"name":"answer","arguments":{"x":"1889"}}'))
+
+    client = make(handler, protocol="deepstar")
+    messages = [{"role": "user", "content": "Q?"}]
+    res = await client.chat(messages, tools=tools, tool_choice={"type": "function", "function": {"name": "answer"}})
+    forced = await client.chat(messages, tools=tools, tool_choice="required")
+    assert res.choices[0].message["tool_calls"][0]["function"]["name"] == "answer" and forced.choices[0].error is None
+    # the same prompt as a free choice: both tools described ...
+    assert bodies[0]["prompt"] == bodies[1]["prompt"] and "- search(x): search it" in bodies[0]["prompt"]
+    # ... while the grammar allows only `answer`
+    assert bodies[0]["structured_outputs"]["json"]["properties"]["name"] == {"const": "answer"}
+    assert len(bodies[1]["structured_outputs"]["json"]["anyOf"]) == 2
+    with pytest.raises(ValueError, match="not among the tools"):
+        await client.chat(messages, tools=tools, tool_choice={"type": "function", "function": {"name": "open"}})

@@ -21,8 +21,28 @@ TOOLS = [
 def test_render_places_tools_in_the_system_turn_and_ends_with_generation_prompt():
     text = render_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q?"}], TOOLS)
     assert text.startswith("<bos><start_of_turn>system\nBe brief.\n\n# Tools\n")
-    assert '{"name":"search","description":"search the web"' in text
+    # compact: one line per tool, optional arguments marked; no JSON schema (the grammar enforces it)
+    assert "Tools:\n- search(query): search the web\n- open(url, page?): open a page<end_of_turn>" in text
+    assert '"type"' not in text and "properties" not in text
     assert text.endswith("<start_of_turn>user\nQ?<end_of_turn>\n<start_of_turn>model\n")
+
+
+def test_the_system_turn_of_the_research_tools_is_compact():
+    from transformers import AutoTokenizer
+
+    from planner.prompts import ANSWER_TOOL, REACT_SYSTEM
+    from tests.planner.test_served_is_trained import MODEL_DIR
+    from tools.toolbox import Toolbox
+
+    if not (MODEL_DIR / "tokenizer.json").exists():
+        pytest.fail(f"the prepared model's tokenizer is missing at {MODEL_DIR}")
+    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
+    tools = [cls.schema() for cls in Toolbox.tool_classes] + [ANSWER_TOOL]
+    system = render_prompt([{"role": "system", "content": REACT_SYSTEM}], tools, add_generation_prompt=False)
+    n = len(tokenizer(system, add_special_tokens=False)["input_ids"])
+    assert n < 250, n  # 425 tokens with the JSON schemas rendered
+    for name in ("search(query)", "open(url, page?)", "find(url, pattern)", "answer(answer, url, quote?)"):
+        assert f"- {name}: " in system
 
 
 def test_render_of_a_call_matches_what_constrained_decoding_emits():

@@ -14,7 +14,7 @@ from reasoner.errors import AdapterError
 from reasoner.prepare import sha256_file
 from reasoner.registry import AdapterRegistry
 from reasoner.server import ServerSpec, _command
-from reasoner.shipped import SHIPPED_NAME, default_shipped_dir, find_shipped, write_shipped
+from reasoner.shipped_reasoner import SHIPPED_NAME, default_shipped_dir, find_shipped, write_shipped
 from tests.fakes.tiny_model import save_tiny_checkpoint, tiny_adapter
 
 
@@ -172,12 +172,12 @@ def test_package_data_takes_every_file_of_the_shipped_reasoner(adapter, tmp_path
 
 def test_public_names_are_pinned():
     import reasoner.registry
-    import reasoner.shipped
+    import reasoner.shipped_reasoner
 
-    assert sorted(reasoner.shipped.__all__) == ["CARD_VERSION", "SHIPPED_NAME", "ShippedReasoner",
+    assert sorted(reasoner.shipped_reasoner.__all__) == ["CARD_VERSION", "SHIPPED_NAME", "ShippedReasoner",
                                                 "default_shipped_dir", "find_shipped", "render_model_card",
                                                 "verify_files", "write_shipped"]
     assert sorted(reasoner.registry.__all__) == ["AdapterEntry", "AdapterRegistry", "validate_name"]
-    for module in (reasoner.shipped, reasoner.registry):
+    for module in (reasoner.shipped_reasoner, reasoner.registry):
         for name in module.__all__:
             assert hasattr(module, name), name

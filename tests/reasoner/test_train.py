@@ -77,7 +77,7 @@ def test_labels_cover_exactly_the_assistant_turns(tokenizer):
     assert tokenizer.decode(ids) == render_prompt(conversation(), TOOLS, add_generation_prompt=False)
     assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1
     unlabelled = tokenizer.decode([t for t, lab in zip(ids, labels, strict=True) if lab == IGNORE_INDEX])
-    for text in ("careful researcher", "who wrote Hamlet", "Hamlet is a tragedy", '"name":"search","description"'):
+    for text in ("careful researcher", "who wrote Hamlet", "Hamlet is a tragedy", "- search(query): Search the web"):
         assert text in unlabelled
 
 

@@ -11,7 +11,9 @@ INJECTED = "ZX-CANARY-7731"
 
 def test_an_answer_the_cited_page_does_not_state_is_labelled():
     state, *_ = run(react_policy(answer=INJECTED))
-    assert state["citations"] and state["citations"][0]["supported"] is True  # a real sentence of the page
+    # a real sentence of the page, but it does not state the answer: the citation is unsupported
+    assert state["citations"] and state["citations"][0]["supported"] is False
+    assert "(unverified:" in state["report"]
     answer_line = next(line for line in state["report"].splitlines() if line.startswith("**Answer:** "))
     assert INJECTED in answer_line and answer_line.endswith(UNSTATED)
     finding = next(line for line in state["report"].splitlines() if line.startswith("- ") and INJECTED in line)

@@ -36,7 +36,7 @@ def test_search_wiki_json(capsys, tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.integration
-async def test_open_web_starts_and_allow_lists_the_wiki(tmp_path) -> None:
+async def test_open_web_serves_the_wiki_in_process_at_its_stable_origin(tmp_path) -> None:
     cfg = load_config({"home": tmp_path, "web": "wiki"}, environ={})
     async with open_web(cfg) as box:
         found = await box.call("search", {"query": "Mona Lisa"})
@@ -44,6 +44,27 @@ async def test_open_web_starts_and_allow_lists_the_wiki(tmp_path) -> None:
         url = next(line.strip() for line in found.text.splitlines() if "/wiki/Mona_Lisa" in line)
         opened = await box.call("open", {"url": url})
         assert opened.ok and "Leonardo" in opened.text
-        refused = await box.call("open", {"url": url.rsplit(":", 1)[0] + ":1/"})
-        assert not refused.ok and "loopback" in refused.error  # only the site's own port
+        assert url == "http://wiki.deepstar/wiki/Mona_Lisa" and opened.url == url
+        # the stable origin opens no hole: other ports and schemes of the name, and loopback, stay refused
+        for other in ("http://wiki.deepstar:8021/wiki/Mona_Lisa", "https://wiki.deepstar/wiki/Mona_Lisa",
+                      "http://127.0.0.1:1/", "http://sub.wiki.deepstar/wiki/Mona_Lisa"):
+            refused = await box.call("open", {"url": other})
+            assert not refused.ok and "refused to fetch" in refused.error, other
+        # a URL recorded before the stable origin (any port) opens the same page
+        legacy = await box.call("open", {"url": "http://127.0.0.1:36513/wiki/Mona_Lisa"})
+        assert legacy.ok and legacy.url == url and legacy.page.text == opened.page.text
     assert cfg.pages_path.exists()
+
+
+@pytest.mark.integration
+def test_search_and_fetch_print_the_stable_urls(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPSTAR_HOME", str(tmp_path))
+    with pytest.raises(SystemExit) as info:
+        main(["search", "eiffel tower", "--limit", "1", "--json"])
+    assert info.value.code == 0
+    assert json.loads(capsys.readouterr().out)[0]["url"] == "http://wiki.deepstar/wiki/Eiffel_Tower"
+    with pytest.raises(SystemExit) as info:
+        main(["fetch", "http://127.0.0.1:8021/wiki/Eiffel_Tower", "--json"])
+    assert info.value.code == 0
+    page = json.loads(capsys.readouterr().out)
+    assert page["final_url"] == "http://wiki.deepstar/wiki/Eiffel_Tower" and "Gustave Eiffel" in page["text"]

@@ -9,6 +9,7 @@ import pytest
 from tools.errors import (
     BlockedURL,
     DecodeError,
+    FetchError,
     FetchTimeout,
     HTTPStatusError,
     TooLarge,
@@ -193,3 +194,102 @@ def test_config_validation() -> None:
         FetchConfig(timeout_s=0)
     with pytest.raises(ValueError):
         FetchConfig(max_bytes=0)
+
+
+async def test_a_cached_page_is_not_served_where_the_guard_now_refuses(local_server, tmp_path) -> None:
+    srv = local_server({"/p": (200, HTML, html_page("P", "<p>stored</p>"))})
+    store = PageStore(tmp_path / "pages.db")
+    async with Fetcher(FetchConfig(allow_hosts={srv.host_port}, freshness_s=3600), page_store=store) as f:
+        assert not (await f.fetch(srv.url + "/p")).from_cache
+        assert (await f.fetch(srv.url + "/p")).from_cache
+    # the allow-list no longer names the host: the fresh snapshot must not be served
+    async with Fetcher(FetchConfig(freshness_s=3600), page_store=store) as f:
+        with pytest.raises(BlockedURL) as info:
+            await f.fetch(srv.url + "/p")
+    assert "loopback" in info.value.reason
+    store.close()
+
+
+async def test_a_cached_page_is_not_served_where_robots_now_disallows(local_server, tmp_path) -> None:
+    srv = local_server({"/p": (200, HTML, html_page("P", "<p>stored</p>"))})
+    store = PageStore(tmp_path / "pages.db")
+    async with fetcher_for(srv, freshness_s=3600) as f:
+        f.page_store = store
+        await f.fetch(srv.url + "/p")
+    srv.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /p\n")
+    async with fetcher_for(srv, freshness_s=3600) as f:
+        f.page_store = store
+        with pytest.raises(BlockedURL) as info:
+            await f.fetch(srv.url + "/p")
+    assert "robots" in info.value.reason
+    store.close()
+
+
+async def test_no_basic_credentials_are_sent_for_a_named_host(local_server) -> None:
+    seen: list[dict[str, str]] = []
+
+    def record(handler) -> None:
+        seen.append(dict(handler.headers))
+        handler.wfile.write(html_page("P", "<p>hello</p>"))
+
+    srv = local_server({"/p": (200, HTML, record)})
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async with Fetcher(FetchConfig(allow_hosts={f"named.test:{srv.port}"}, respect_robots=False,
+                                   timeout_s=2.0), resolver=resolve) as f:
+        page = await f.fetch(f"http://user:secret@named.test:{srv.port}/p")
+    assert page.text == "hello"
+    assert seen and not any(k.lower() == "authorization" for k in seen[0]), seen
+    assert seen[0]["Host"] == f"named.test:{srv.port}"
+
+
+@pytest.mark.parametrize("robots", [False, True])
+async def test_a_name_that_rebinds_to_loopback_is_never_connected_to_there(monkeypatch, robots: bool) -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    port = listener.getsockname()[1]
+    accepted: list[object] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(conn)
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    answers: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:  # public when checked, loopback afterwards
+        answers.append("93.184.216.34" if not answers else "127.0.0.1")
+        return [answers[-1]]
+
+    real = socket.getaddrinfo
+
+    def rebound(host, *args, **kwargs):  # any resolution behind the guard's back gets loopback too
+        return real("127.0.0.1" if host in ("rebind.test", b"rebind.test") else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebound)
+    try:
+        async with Fetcher(FetchConfig(timeout_s=0.5, respect_robots=robots), resolver=resolve) as f:
+            with pytest.raises((BlockedURL, FetchError)):
+                await f.fetch(f"http://rebind.test:{port}/secret")
+            with pytest.raises((BlockedURL, FetchError)):
+                await f.fetch(f"http://rebind.test:{port}/secret")
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert answers[0] == "93.184.216.34" and "127.0.0.1" in answers  # the rebinding really happened
+    assert accepted == []

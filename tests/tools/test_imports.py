@@ -33,3 +33,21 @@ def test_public_names_are_pinned() -> None:
             assert hasattr(module, public), f"tools.{name}.{public}"
     from tools.fetch import FetchConfig, Fetcher, Page  # noqa: F401  (the contract others import)
     from tools.toolbox import Toolbox, ToolOutcome  # noqa: F401
+
+
+def test_tools_and_reasoner_sources_import_no_other_project_package() -> None:
+    from tests.floors import floor_violations, module_names
+
+    assert {m.split(".", 1)[1] for m in module_names("tools") if "." in m} == set(MODULES)
+    assert floor_violations("tools") == [] and floor_violations("reasoner") == []
+
+
+def test_reasoner_imports_no_other_deepstar_package() -> None:
+    from tests.floors import module_names
+
+    code = ("import importlib, sys\n"
+            f"for name in {[m for m in module_names('reasoner') if not m.endswith('__main__')]!r}:\n"
+            "    importlib.import_module(name)\n"
+            "print(sorted(n for n in sys.modules if n.split('.')[0] in {'agent', 'planner', 'tools', 'evals'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -23,6 +23,8 @@ REFUSED = [
     "http://0.0.0.0/",
     "http://224.0.0.1/",
     "http://[fe80::1]/",
+    "http://[fec0::1]/",
+    "http://[fefe:1::5]/",
     "http://localhost:8080/",
 ]
 
@@ -79,3 +81,29 @@ async def test_connect_url_pins_the_checked_address() -> None:
     checked = await SSRFGuard({"93.184.216.34"}).check("https://93.184.216.34:8443/a?b=1")
     assert str(checked.connect_url) == "https://93.184.216.34:8443/a?b=1"
     assert checked.host_header == "93.184.216.34:8443"
+
+
+def answers(*ips: str):
+    """A resolver seam that gives each answer once, then repeats the last one."""
+    calls: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return [ips[min(len(calls), len(ips)) - 1]]
+    resolve.calls = calls
+    return resolve
+
+
+async def test_site_local_fec0_is_refused_by_name_too() -> None:
+    with pytest.raises(BlockedURL) as info:
+        await SSRFGuard(resolver=answers("fec0::8")).check("http://intranet.example/")
+    assert "site-local" in info.value.reason
+
+
+@pytest.mark.parametrize("url", ["http://user:pw@public.example:8080/a?b=1", "http://user:pw@93.184.216.34:8080/a?b=1",
+                                 "http://user@public.example:8080/a?b=1"])
+async def test_userinfo_is_dropped_for_names_and_numbers_alike(url: str) -> None:
+    checked = await SSRFGuard(resolver=answers("93.184.216.34")).check(url)
+    for text in (str(checked.url), str(checked.connect_url)):
+        assert "user" not in text and "@" not in text, text
+    assert str(checked.connect_url) == "http://93.184.216.34:8080/a?b=1"

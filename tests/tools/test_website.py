@@ -5,11 +5,11 @@ import asyncio
 import httpx
 import pytest
 
-from tools.errors import ToolError
+from tools.errors import BlockedURL, ToolError
 from tools.fetch import FetchConfig, Fetcher
 from tools.search_wiki import WikiSearchProvider
 from tools.toolbox import Toolbox
-from tools.website import TitleMatcher, WikiSite
+from tools.website import WIKI_HOST, WIKI_ORIGIN, TitleMatcher, WikiSite, legacy_wiki_url
 from tools.wiki_corpus import load_corpus
 
 pytestmark = pytest.mark.integration
@@ -88,3 +88,52 @@ async def test_toolbox_round_trip_over_http(wiki_site) -> None:
         hit = await box.call("find", {"url": f"{wiki_site.url}/wiki/Eiffel_Tower", "pattern": "1889"})
         assert hit.ok and "1889" in hit.text
     await provider.aclose()
+
+
+async def test_the_in_process_transport_serves_what_the_http_site_serves(wiki_site) -> None:
+    paths = ["/", "/topic/Arts", "/wiki/Eiffel_Tower", "/wiki/HIV%2FAIDS", "/wiki/No_Such_Article_xyz", "/nope",
+             "/search", "/search?q=eiffel+tower", "/robots.txt"]
+    async with httpx.AsyncClient(base_url=wiki_site.url) as over_http, \
+            httpx.AsyncClient(base_url=WIKI_ORIGIN, transport=wiki_site.transport()) as in_process:
+        for path in paths:
+            a, b = await over_http.get(path), await in_process.get(path)
+            assert (a.status_code, a.headers["content-type"], a.content) == \
+                (b.status_code, b.headers["content-type"], b.content), path
+        data = (await in_process.get("/search", params={"q": "eiffel tower", "format": "json"})).json()
+        assert data["results"][0]["url"] == "http://wiki.deepstar/wiki/Eiffel_Tower"
+        assert (await in_process.head("/wiki/Eiffel_Tower")).content == b""
+        other = await in_process.get("http://elsewhere.test/wiki/Eiffel_Tower")
+        assert other.status_code == 404  # only its own origin
+
+
+def test_legacy_wiki_urls_map_onto_the_stable_origin() -> None:
+    assert legacy_wiki_url("http://127.0.0.1:8021/wiki/Eiffel_Tower") == "http://wiki.deepstar/wiki/Eiffel_Tower"
+    assert legacy_wiki_url("http://localhost:36513/topic/Arts") == "http://wiki.deepstar/topic/Arts"
+    assert legacy_wiki_url("http://127.0.0.1/wiki/A?x=1") == "http://wiki.deepstar/wiki/A?x=1"
+    for other in ("http://127.0.0.1:8021/admin", "https://127.0.0.1:8021/wiki/A", "http://10.0.0.1/wiki/A",
+                  "http://example.com/wiki/A", "http://127.0.0.1:bad/wiki/A", "not a url"):
+        assert legacy_wiki_url(other) is None, other
+
+
+async def test_the_fetcher_serves_the_stable_origin_without_dns_or_sockets(wiki_site) -> None:
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    async with Fetcher(FetchConfig(), sites={WIKI_HOST: wiki_site.transport()}, resolver=resolve,
+                       aliases=legacy_wiki_url) as fetcher:
+        page = await fetcher.fetch("http://wiki.deepstar/wiki/Eiffel_Tower")
+        legacy = await fetcher.fetch(f"{wiki_site.url}/wiki/Eiffel_Tower")  # the bound site's own URL
+    assert page.final_url == legacy.final_url == "http://wiki.deepstar/wiki/Eiffel_Tower"
+    assert page.text == legacy.text and "Gustave Eiffel" in page.text
+    assert asked == []  # the name was never resolved, the bound port never connected to
+    # without the transport, the name is refused before any DNS
+    async with Fetcher(FetchConfig(), resolver=resolve) as fetcher:
+        with pytest.raises(BlockedURL):
+            await fetcher.fetch("http://wiki.deepstar/wiki/Eiffel_Tower")
+    async with Fetcher(FetchConfig(allow_hosts={"wiki.deepstar"}), resolver=resolve) as fetcher:
+        with pytest.raises(BlockedURL):  # not even an allow-list sends it to the network
+            await fetcher.fetch("http://wiki.deepstar/wiki/Eiffel_Tower")
+    assert asked == []

@@ -1,0 +1,49 @@
+"""The one definition of "supported": a sentence of the fetched page that states the claim
+and names the question's subject."""
+
+from __future__ import annotations
+
+from tools.evidence import contains, find_evidence, normalize, split_sentences
+
+PAGE = ("# Henry Purcell\nEnglish composer (1659–1695)\nHenry Purcell was an English composer. "
+        "He died in 1695 at Westminster. The Purcell Room in London is named after him.")
+Q = "In what year did Henry Purcell die?"
+
+
+def test_normalize_and_contains_are_word_bounded():
+    assert normalize("The Schrödinger  equation, 1,000.") == "schrodinger equation 1000"
+    assert contains("He died in 1695.", "1695") and not contains("He died in 16950.", "1695")
+    assert not contains("anything", "")
+
+
+def test_split_sentences_reads_lines_and_keeps_initials():
+    assert split_sentences("# Title\nJ. S. Bach was born. He died.") == ["Title", "J. S. Bach was born.", "He died."]
+
+
+def test_a_real_quote_that_states_the_answer_is_supported():
+    found = find_evidence(PAGE, claims=["1695"], subject=Q, quote="He died in 1695 at Westminster.")
+    assert found.supported and found.sentence == "He died in 1695 at Westminster."
+
+
+def test_a_one_word_quote_is_no_quote_the_page_sentence_decides():
+    found = find_evidence(PAGE, claims=["1695"], subject=Q, quote="1695")
+    assert found.supported and found.sentence == "English composer (1659–1695)"  # read under "# Henry Purcell"
+
+
+def test_a_fabricated_quote_is_unsupported_even_if_the_page_states_the_answer():
+    found = find_evidence(PAGE, claims=["1695"], subject=Q, quote="Purcell died in 1695 of a cold.")
+    assert not found.supported and "not on the fetched page" in found.problem
+
+
+def test_a_quote_that_does_not_state_the_claim_or_name_the_subject():
+    assert "does not state" in find_evidence(PAGE, claims=["1700"], subject=Q,
+                                             quote="He died in 1695 at Westminster.").problem
+    other = "# Westminster\nWestminster is an area of London. Its abbey was finished in 1695."
+    assert "does not name" in find_evidence(other, claims=["1695"], subject=Q,
+                                            quote="Its abbey was finished in 1695.").problem
+
+
+def test_no_page_no_claim():
+    assert find_evidence(None, claims=["1695"], subject=Q).problem == "the page was not fetched in this run"
+    assert not find_evidence(PAGE, claims=[""], subject=Q).supported
+    assert find_evidence(PAGE, claims=["Mozart"], subject=Q).problem == "no sentence of the page states the answer"

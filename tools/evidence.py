@@ -1,0 +1,150 @@
+"""What counts as evidence: one normalization, one sentence splitter, one "supported".
+
+Every part of deepstar that asks "does this page back this answer?" asks it here: the
+planner's verify node, the scorer, the STaR filter, the demonstration builder and the
+eval harness. It sits at the bottom floor (beside the fetcher that produced the page
+text) so the planner and `evals` share it without importing each other.
+
+Normalization (`normalize`), decided once:
+- Unicode: NFKD, combining marks dropped ("Schrödinger" == "Schrodinger"), case-folded;
+- numbers: thousands separators dropped ("1,000" == "1000"); a decimal point between digits
+  is kept ("2.04" stays "2.04", so it never equals "204");
+- punctuation and the articles a/an/the removed, whitespace collapsed (so a trailing
+  period, quotes or brackets never matter).
+
+Support (`find_evidence`): a citation is supported by a *sentence* of the cited page, not by
+the page. The sentence is the model's quote when the quote is a real clause of the page
+(at least `MIN_QUOTE_WORDS` words, found word-bounded in the page), else, when there is no
+usable quote, the page's own sentence; it must contain one of the claims (the answer, or
+the gold alias it matched) and name the question's subject (share a content word with the
+question, the claims' own words not counted unless the question offers the claim, as a
+comparison does). A sentence is read under its page's `# heading`: "He died in 1695" on the
+page "# Henry Purcell" is about Henry Purcell, and "1865 opera by Richard Wagner" on the page
+"# Tristan und Isolde" states a fact of Tristan und Isolde. A quote long enough to be a clause that is
+not on the page is a fabrication: unsupported, whatever else the page says.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["MIN_QUOTE_WORDS", "Evidence", "contains", "content_words", "find_evidence", "normalize",
+           "split_sentences"]
+
+MIN_QUOTE_WORDS = 3  # "1889" or "a" is a substring, not a clause of the page
+_DECIMAL = "\u0000"
+_ABBREV = re.compile(r"(?:\b(?:[A-Z]|St|Mr|Mrs|Dr|Jr|Sr|c|ca|vs|e\.g|i\.e|U\.S|No)\.)$")
+# words that never name a subject: question words, auxiliaries, generic nouns of templates
+_STOP = frozenset("""
+a about after all also among an and any are as at be been before being between both but by can could did do
+does during each for from had has have he her his how if in into is it its many may more most much of on one
+or other our over same she so some such than that the their them then there these they this those through to
+under up was we were what when where whether which while who whom whose why will with would year years you
+name named called first last known give tell located place kind type number date day month long tall high big
+large small old""".split())
+
+
+def normalize(text: str | None) -> str:
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    while True:  # 1,234,567 -> 1234567 (loop: overlapping groups)
+        new = re.sub(r"(\d),(\d{3})(?!\d)", r"\1\2", text)
+        if new == text:
+            break
+        text = new
+    text = re.sub(r"(?<=\d)\.(?=\d)", _DECIMAL, text)
+    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    text = text.replace(_DECIMAL, ".")
+    text = re.sub(r"\b(?:a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def contains(haystack: str | None, needle: str | None) -> bool:
+    """Whether normalized `needle` occurs in normalized `haystack` on word boundaries."""
+    n = normalize(needle)
+    return bool(n) and f" {n} " in f" {normalize(haystack)} "
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a page text, line by line (a heading is its own sentence);
+    conservative about abbreviations and initials."""
+    parts: list[str] = []
+    for line in (text or "").splitlines():
+        line = line.lstrip("#").strip()
+        start = 0
+        for match in re.finditer(r"[.!?](?=\s+[A-Z\"'(])", line):
+            candidate = line[start: match.end()]
+            if _ABBREV.search(candidate):
+                continue
+            parts.append(candidate.strip())
+            start = match.end()
+        tail = line[start:].strip()
+        if tail:
+            parts.append(tail)
+    return parts
+
+
+def content_words(text: str | None) -> set[str]:
+    return {w for w in normalize(text).split() if len(w) >= 3 and w not in _STOP and not w.isdigit()}
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """"completed" / "completion", "film" / "filmmaker": a long common prefix, or the shorter
+    word (4+ letters) starting the longer."""
+    short, long_ = sorted((a, b), key=len)
+    return a[:5] == b[:5] if len(short) >= 5 else len(short) >= 4 and long_.startswith(short)
+
+
+def _names_subject(sentence: str, subject: str, claims: Sequence[str]) -> bool:
+    # the claim's own words do not name the subject, unless the question itself offers the
+    # claim ("Of Sudan and Burkina Faso, which ..." -> "Sudan has ...")
+    offered = [c for c in claims if contains(subject, c)]
+    wanted = content_words(subject) - set().union(*(content_words(c) for c in claims if c not in offered))
+    if not wanted:  # the question has no word of its own beyond the claim: nothing to name
+        return True
+    have = content_words(sentence)
+    return any(w in have or any(_same_stem(w, h) for h in have) for w in wanted)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The sentence a citation rests on, and why it does not support the claim (None: it does)."""
+
+    sentence: str
+    problem: str | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.problem is None
+
+
+def find_evidence(page_text: str | None, *, claims: Iterable[str], subject: str,
+                  quote: str | None = None) -> Evidence:
+    """The sentence of `page_text` that states one of `claims` and names `subject` (the question)."""
+    claims = [c for c in claims if normalize(c)]
+    if page_text is None:
+        return Evidence("", "the page was not fetched in this run")
+    if not claims:
+        return Evidence("", "there is no answer to support")
+    quote = " ".join((quote or "").split())
+    # a sentence under the page's heading ("# Henry Purcell") is about what the heading names
+    first = page_text.lstrip().split("\n", 1)[0]
+    heading = first.lstrip("#") if first.startswith("#") else ""
+    if len(normalize(quote).split()) >= MIN_QUOTE_WORDS:
+        if not contains(page_text, quote):
+            return Evidence(quote, "the quote is not on the fetched page")
+        if not any(contains(f"{quote} {heading}", c) for c in claims):
+            return Evidence(quote, "the quoted sentence does not state the answer")
+        if not _names_subject(f"{quote} {heading}", subject, claims):
+            return Evidence(quote, "the quoted sentence does not name the question's subject")
+        return Evidence(quote)
+    stating = [s for s in split_sentences(page_text) if any(contains(f"{s} {heading}", c) for c in claims)]
+    for sentence in stating:
+        if _names_subject(f"{sentence} {heading}", subject, claims):
+            return Evidence(sentence[:400])
+    if stating:
+        return Evidence(stating[0][:400], "no sentence stating the answer names the question's subject")
+    return Evidence("", "no sentence of the page states the answer")
