@@ -118,7 +118,8 @@ def write_shipped(adapter_dir: Path, out_dir: Path, card: dict[str, Any]) -> Shi
     failed ship leaves the previous reasoner as it was."""
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     check_adapter(adapter_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    # hidden names beside it: a half-written folder is never taken for package data
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     entries: dict[str, dict[str, Any]] = {}
@@ -129,7 +130,7 @@ def write_shipped(adapter_dir: Path, out_dir: Path, card: dict[str, Any]) -> Shi
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **card, "files": entries}
     (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (tmp / "MODEL_CARD.md").write_text(render_model_card(card), encoding="utf-8")
-    old = out_dir.with_name(out_dir.name + ".old")
+    old = out_dir.with_name(f".{out_dir.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if out_dir.exists():
         out_dir.rename(old)
