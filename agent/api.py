@@ -27,7 +27,14 @@ from agent.checkpoints import has_checkpoint, open_checkpointer
 from agent.config import AgentConfig
 from agent.errors import RunFailed, StoreError
 from agent.record import build_record
-from agent.runtime import BUNDLED_NAME, ensure_embedded_server, make_client
+from agent.runtime import (
+    BUNDLED_NAME,
+    adapter_revisions,
+    default_mode,
+    default_reasoner,
+    ensure_embedded_server,
+    make_client,
+)
 from agent.store import TrajectoryStore, new_run_id
 from agent.web import open_web
 from planner.configuration import PlannerConfig
@@ -103,6 +110,9 @@ class ResearchAgent:
         self._stack: contextlib.AsyncExitStack | None = None
         self._checkpointer: Any = None
         self._model_info: dict[str, Any] = {}
+        self._base = BUNDLED_NAME  # the embedded server's base model
+        self._revisions: dict[str, str | None] = {}  # adapter name -> weights SHA-256, where known
+        self._default_model: str | None = None  # what a run asks for when neither it nor the config names a model
         self._engine: dict[str, Any] = {"name": "unknown", "version": None}
         self._depth = 0
 
@@ -124,20 +134,26 @@ class ResearchAgent:
         await stack.__aenter__()
         try:
             if self._client is None:
+                choice = None
                 if cfg.base_url:
                     base_url, embedded = cfg.base_url, False
                 else:
                     state = await asyncio.to_thread(ensure_embedded_server, cfg, progress=self._server_progress,
                                                     log=self._log)
                     base_url, embedded = state.base_url, True
-                client = make_client(cfg, base_url, embedded=embedded,
-                                     model=cfg.model or (BUNDLED_NAME if embedded else None))
+                    # the workspace default, else the shipped reasoner, else the base model
+                    choice = default_reasoner(cfg, state.model) if state.lora else None
+                    self._base = state.model
+                default = choice.name if choice else (self._base if embedded else None)
+                self._default_model = default
+                client = make_client(cfg, base_url, embedded=embedded, model=cfg.model or default)
                 stack.push_async_callback(client.aclose)
                 self._client = client
                 self._engine = await self._engine_info(base_url)
-                self._model_info = {"base": BUNDLED_NAME if embedded else (cfg.model or await client._model(None)),
-                                    "adapter": cfg.model if embedded and cfg.model and cfg.model != BUNDLED_NAME else None,
-                                    "revision": None}
+                if embedded:
+                    self._revisions = adapter_revisions(cfg)
+                self._model_info = {"base": self._base if embedded else (cfg.model or await client._model(None)),
+                                    "adapter": None, "revision": None}
             else:
                 self._model_info = {"base": cfg.model, "adapter": None, "revision": None}
             if self._toolbox is None:
@@ -183,14 +199,18 @@ class ResearchAgent:
 
     # --- runs ----------------------------------------------------------------------------
     def _planner_config(self, mode: str | None = None, model: str | None = None,
-                        sampling: dict[str, Any] | None = None) -> PlannerConfig:
+                        sampling: dict[str, Any] | None = None, kind: str | None = None) -> PlannerConfig:
         cfg = self.config
         sampling = sampling or {}
+        model = model or cfg.model or self._default_model or self._model_info.get("base")
+        mode = mode or cfg.mode
+        if mode == "auto":  # the mode the model's card measured best for this kind of task
+            mode = default_mode(cfg, model, kind)
         return PlannerConfig(
-            mode=mode or cfg.mode, max_steps=cfg.max_steps, max_subquestions=cfg.max_subquestions,
+            mode=mode, max_steps=cfg.max_steps, max_subquestions=cfg.max_subquestions,
             max_tool_calls_per_branch=cfg.max_tool_calls_per_branch, max_reflect_rounds=cfg.max_reflect_rounds,
             max_total_tokens=cfg.max_total_tokens, max_wall_clock_s=cfg.max_wall_clock_s,
-            max_invalid_outputs=cfg.max_invalid_outputs, model=model or cfg.model or self._model_info.get("base"),
+            max_invalid_outputs=cfg.max_invalid_outputs, model=model,
             temperature=sampling.get("temperature", cfg.temperature), top_p=sampling.get("top_p", cfg.top_p),
             seed=(sampling.get("seed", cfg.seed) if getattr(self._client, "per_request_seed", True) else None),
             max_tokens_per_call=cfg.max_tokens_per_call,
@@ -244,7 +264,7 @@ class ResearchAgent:
     async def _run(self, question: str, *, task, hint, mode, model, iteration, emit, run_id: str | None = None,
                    sampling: dict[str, Any] | None = None):
         store = self._store
-        pcfg = self._planner_config(mode, model, sampling)
+        pcfg = self._planner_config(mode, model, sampling, kind=(task or {}).get("kind"))
         resuming = run_id is not None
         if run_id is None:
             run_id = new_run_id()
@@ -291,7 +311,9 @@ class ResearchAgent:
         snapshots = store.pages_for(run_id)  # this run's pages only, never another run's
         record = build_record(
             run_id=run_id, state=final, task={k: v for k, v in (task or {}).items() if k != "_hint"},
-            tools=list(self._toolbox.schemas), model={**self._model_info, "adapter": self._adapter_of(pcfg.model)},
+            tools=list(self._toolbox.schemas),
+            model={**self._model_info, "adapter": self._adapter_of(pcfg.model),
+                   "revision": self._revisions.get(pcfg.model or "")},
             sampling={"temperature": pcfg.temperature, "top_p": pcfg.top_p, "seed": pcfg.seed,
                       "max_tokens": pcfg.max_tokens_per_call},
             engine=self._engine, started=min(first, started), finished=finished, snapshots=snapshots,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 __all__ = ["AgentConfig", "ConfigError", "load_config", "default_home"]
 
 Web = Literal["wiki", "searxng", "ddgs"]
-Mode = Literal["plan", "react"]
+Mode = Literal["auto", "plan", "react"]
 Protocol = Literal["auto", "deepstar", "native"]
 Dtype = Literal["auto", "bf16", "fp32"]
 
@@ -61,6 +61,7 @@ class AgentConfig:
     server_host: str = _help("address the embedded vLLM server binds to", "127.0.0.1")
     server_port: int = _help("port of the embedded vLLM server", 8011)
     server_model_path: Path | None = _help("checkpoint served by `deepstar serve` (default: the prepared bundled model)", None)
+    shipped_reasoner: Path | None = _help("directory of the shipped trained reasoner (`deepstar-reasoner`: adapter + card.json); default: the one inside the package. A directory without card.json means none is shipped: the base model is the default", None)
     server_start_timeout_s: float = _help("how long to wait for the server's /health", 900.0)
     server_dtype: Dtype = _help("what the embedded server computes in: 'auto' (bf16 where the CPU has native bf16 — AVX512-BF16 or AMX — else fp32; see reasoner/cpu.py), 'bf16' or 'fp32'", "auto")
     max_model_len: int = _help("context length the embedded server allocates (Gemma 3 270M: up to 32k)", 8192)
@@ -81,7 +82,7 @@ class AgentConfig:
     observation_tokens: int = _help("tool output cut to about this many tokens", 600)
     search_results: int = _help("results per search call", 5)
     # --- the research graph ---------------------------------------------------------------
-    mode: Mode = _help("'plan' (plan → research × N → reflect → write → verify) or 'react' (one loop)", "plan")
+    mode: Mode = _help("'plan' (plan → research × N → reflect → write → verify), 'react' (one loop), or 'auto': the mode the shipped reasoner's card measured best for the task's kind (plan for any other model)", "auto")
     max_steps: int = _help("model calls per run, all branches together", 24)
     max_subquestions: int = _help("sub-questions the plan may have", 3)
     max_tool_calls_per_branch: int = _help("tool calls per research branch", 6)
@@ -92,7 +93,7 @@ class AgentConfig:
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()
-        for name in ("server_model_path", "wiki_extra_pages"):
+        for name in ("server_model_path", "shipped_reasoner", "wiki_extra_pages"):
             if getattr(self, name) is not None:
                 setattr(self, name, Path(getattr(self, name)).expanduser())
         for name in ("max_steps", "max_subquestions", "max_tool_calls_per_branch", "max_tokens_per_call",
@@ -130,6 +131,10 @@ class AgentConfig:
     @property
     def server_state_path(self) -> Path:
         return self.home / "server.json"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.home / "adapters"
 
     @property
     def logs_dir(self) -> Path:

@@ -69,7 +69,7 @@ def exit_code_for(exc: BaseException) -> int:
     """2 for bad input/config, 3 for unreachable services, 1 otherwise."""
     name = type(exc).__name__
     if isinstance(exc, ConfigError) or name in ("BlockedURL", "RunNotFound", "ModelNotPrepared", "MissingExtra", "TaskFileError",
-                                                "StarError"):
+                                                "StarError", "AdapterError"):
         return 2
     if name in ("EndpointUnavailable", "RequestTimeout", "ServerError", "PortInUse"):
         return 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reasoner.errors import MissingExtra, ReasonerError
+from reasoner.errors import AdapterError, MissingExtra
 
 __all__ = ["DEFAULT_TARGET_MODULES", "check_adapter", "init_adapter"]
 
@@ -39,12 +39,12 @@ def check_adapter(path: Path) -> dict:
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReasonerError(f"{path} is not a LoRA adapter: adapter_config.json is missing") from None
+        raise AdapterError(f"{path} is not a LoRA adapter: adapter_config.json is missing") from None
     except ValueError as exc:
-        raise ReasonerError(f"{cfg_path} is damaged: {exc}") from None
+        raise AdapterError(f"{cfg_path} is damaged: {exc}") from None
     weights = [p for p in (path / "adapter_model.safetensors", path / "adapter_model.bin") if p.exists()]
     if not weights:
-        raise ReasonerError(f"{path} is not a LoRA adapter: no adapter_model.safetensors")
+        raise AdapterError(f"{path} is not a LoRA adapter: no adapter_model.safetensors")
     if weights[0].suffix == ".safetensors":
         try:
             from safetensors import SafetensorError, safe_open
@@ -54,7 +54,7 @@ def check_adapter(path: Path) -> dict:
             with safe_open(str(weights[0]), framework="pt") as f:
                 names = list(f.keys())
         except (SafetensorError, OSError) as exc:
-            raise ReasonerError(f"{weights[0]} is truncated or damaged: {exc}") from None
+            raise AdapterError(f"{weights[0]} is truncated or damaged: {exc}") from None
         if not names:
-            raise ReasonerError(f"{weights[0]} holds no tensors")
+            raise AdapterError(f"{weights[0]} holds no tensors")
     return config

@@ -4,6 +4,7 @@
     ├── ModelNotPrepared          the bundled checkpoint is missing or incomplete
     ├── MissingExtra              an optional dependency group is not installed
     ├── ModelPreparationError     assembling / de-quantizing the GGUF failed
+    ├── AdapterError              a LoRA adapter (shipped or a user's) is missing, damaged or misnamed
     ├── ServerError               the local vLLM server could not be started / stopped
     │   └── PortInUse             the requested port is taken by another process
     ├── EndpointUnavailable       the OpenAI-compatible endpoint cannot be reached
@@ -21,6 +22,7 @@ errors do not derive from another package's base; the CLI catches
 from __future__ import annotations
 
 __all__ = [
+    "AdapterError",
     "BadModelOutput",
     "ContextLengthExceeded",
     "EndpointError",
@@ -56,6 +58,11 @@ class MissingExtra(ReasonerError):
 
 class ModelPreparationError(ReasonerError):
     pass
+
+
+class AdapterError(ReasonerError):
+    """A LoRA adapter cannot be used: not an adapter, damaged, its card's SHA-256 does not
+    match, or its name is taken or invalid. The message names the adapter and the fix."""
 
 
 class ServerError(ReasonerError):

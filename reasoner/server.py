@@ -38,8 +38,10 @@ __all__ = [
     "port_in_use",
     "read_state",
     "server_status",
+    "served_models",
     "start_server",
     "stop_server",
+    "sync_adapters",
 ]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -62,6 +64,9 @@ class ServerSpec:
     extra_args: tuple[str, ...] = ()
     allow_public: bool = False  # binding beyond loopback needs this, and warns
     dtype: str = "auto"  # 'auto' (reasoner.cpu decides from the CPU), 'bf16' or 'fp32'
+    # LoRA adapters served from the start, (name, directory): the shipped reasoner and the
+    # workspace's registered ones, so a restarted server has them again
+    lora_modules: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -185,6 +190,9 @@ def _command(spec: ServerSpec, device: str, plan: ServingPlan | None = None) -> 
     ]
     if spec.enable_lora:
         cmd += ["--enable-lora", "--max-lora-rank", str(spec.max_lora_rank), "--max-loras", str(spec.max_loras)]
+        if spec.lora_modules:
+            # the JSON form: a path may hold '=' or ','
+            cmd += ["--lora-modules", *(json.dumps({"name": name, "path": path}) for name, path in spec.lora_modules)]
     if plan is not None:
         cmd += ["--dtype", plan.vllm_dtype]
     elif spec.dtype != "auto":
@@ -282,6 +290,7 @@ def start_server(
         pid=proc.pid, host=spec.host, port=spec.port, model=spec.served_name,
         model_path=str(spec.model_path), log_path=str(log_path), device=device,
         started_at=time.time(), lora=spec.enable_lora,
+        adapters=[name for name, _ in spec.lora_modules] if spec.enable_lora else [],
         dtype=plan.dtype if plan else (None if spec.dtype == "auto" else spec.dtype),
         cpu_class=plan.cpu_class if plan else None, cpu_emulated=bool(plan and plan.emulated),
     )
@@ -327,3 +336,40 @@ def stop_server(state_path: Path) -> ServerState | None:
         _kill_group(state.pid)
     Path(state_path).unlink(missing_ok=True)
     return state
+
+
+def served_models(state: ServerState, timeout: float = 10.0) -> list[str]:
+    """The model names the server answers to (`/v1/models`): its base and loaded adapters."""
+    try:
+        resp = httpx.get(f"{state.base_url}/models", timeout=timeout)
+        resp.raise_for_status()
+        return [m["id"] for m in resp.json().get("data", [])]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ServerError(f"the vLLM server at {state.base_url} did not list its models: {exc}") from None
+
+
+def sync_adapters(state: ServerState, modules: tuple[tuple[str, str], ...], state_path: Path | None = None,
+                  timeout: float = 120.0) -> list[str]:
+    """Hot-load (`/v1/load_lora_adapter`) each of `modules` the running server does not serve
+    yet, e.g. one registered after it started; returns the names loaded now."""
+    if not state.lora or {name for name, _ in modules} <= set(state.adapters):
+        return []  # nothing new: a server keeps what it loaded until it restarts, and a start records it
+    have = set(served_models(state))
+    loaded = []
+    for name, path in modules:
+        if name in have:
+            continue
+        try:
+            resp = httpx.post(f"{state.base_url}/load_lora_adapter", json={"lora_name": name, "lora_path": path},
+                              timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise ServerError(f"loading adapter {name!r} into the vLLM server at {state.base_url} failed: {exc}") from None
+        if resp.status_code != 200:
+            raise ServerError(f"the vLLM server at {state.base_url} refused adapter {name!r} ({path}): "
+                              f"{resp.status_code} {resp.text[:300]}")
+        loaded.append(name)
+    if loaded:
+        state.adapters = sorted(set(state.adapters) | set(loaded))
+        if state_path is not None:
+            Path(state_path).write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
+    return loaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.commands import (
+    adapters,
     bench,
     evaluate,
     export,
@@ -17,4 +18,4 @@ from agent.commands import (
 )
 
 # Order is the order of `deepstar --help`.
-COMMAND_MODULES = [research, model, serve, web, tasks, evaluate, export, star, quiet_star, runs, bench]
+COMMAND_MODULES = [research, model, serve, web, tasks, evaluate, export, star, adapters, quiet_star, runs, bench]

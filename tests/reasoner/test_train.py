@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from reasoner.train import (
     make_batches,
     train_sft,
 )
+from tests.fakes.tiny_model import save_tiny_checkpoint, tiny_config
 
 TOOLS = [{"type": "function", "function": {
     "name": "search", "description": "Search the web",
@@ -103,14 +103,6 @@ def test_conversation_without_assistant_turn_has_no_labels(tokenizer):
 
 
 # --- the loss ----------------------------------------------------------------------------------
-
-def tiny_config(vocab_size: int = 512):
-    from transformers import Gemma3TextConfig
-
-    return Gemma3TextConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                            num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=16,
-                            max_position_embeddings=256, layer_types=["sliding_attention", "full_attention"])
-
 
 @pytest.fixture(scope="module")
 def tiny_model():
@@ -223,14 +215,8 @@ def test_config_validation_says_how_to_fix(kwargs, match):
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory, prepared_model: Path) -> Path:
-    from transformers import Gemma3ForCausalLM
-
-    out = tmp_path_factory.mktemp("tiny-gemma3")
-    torch.manual_seed(0)
-    Gemma3ForCausalLM(tiny_config(vocab_size=262144)).save_pretrained(str(out))  # the real tokenizer's vocab
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        shutil.copy(prepared_model / name, out / name)
-    return out
+    # the real tokenizer's vocabulary
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny-gemma3"), vocab_size=262144, tokenizer_from=prepared_model)
 
 
 def records(n: int) -> list[dict]:
