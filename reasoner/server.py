@@ -59,7 +59,9 @@ class ServerSpec:
     max_lora_rank: int = 16
     max_loras: int = 4
     max_model_len: int = 4096
-    kv_cache_gib: int = 4
+    # 2 GiB holds ~264k tokens in bf16 (~80k in fp32): 16 concurrent runs at a 4k context need
+    # 64k; more only takes memory a second server or a training run on the machine needs
+    kv_cache_gib: int = 2
     start_timeout_s: float = 900.0
     extra_args: tuple[str, ...] = ()
     allow_public: bool = False  # binding beyond loopback needs this, and warns
