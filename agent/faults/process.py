@@ -868,21 +868,26 @@ def _corrupted(ctx: FaultContext) -> ScenarioResult:
     # 5-6. an interrupted run whose LangGraph checkpoint is damaged, or gone
     if ctx.base_url:
         for label, damage in (("damaged run checkpoint", "garbage"), ("missing run checkpoint", "missing")):
-            chome = _model_home(ctx, f"corrupted_inputs/{damage}_checkpoint", mode="react")
-            proc = _popen(chome, "research", QUESTION, "--json")
-            run_id = _wait_for_steps(chome, proc, 1)
-            if run_id is None:
+            # plan mode: the plan call goes through, the first branch call waits at the gate, so
+            # the run is still going when it is killed, however fast the model answers (a react
+            # run may answer in its first call and resume as done, testing no checkpoint at all)
+            with _Gate(ctx.base_url or "", passes=1) as gate:
+                chome = _model_home(ctx, f"corrupted_inputs/{damage}_checkpoint", mode="plan", base_url=gate.url)
+                proc = _popen(chome, "research", QUESTION, "--json")
+                run_id = _wait_for_steps(chome, proc, 1)
+                if run_id is None:
+                    _finish(proc)
+                    check(label, False, "the run ended before its first step was committed")
+                    continue
+                os.kill(proc.pid, signal.SIGKILL)
                 _finish(proc)
-                check(label, False, "the run finished before it could be killed")
-                continue
-            os.kill(proc.pid, signal.SIGKILL)
-            _finish(proc)
-            before = _steps(chome, [run_id])
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{chome / 'checkpoints.db'}{suffix}").unlink(missing_ok=True)
-            if damage == "garbage":
-                (chome / "checkpoints.db").write_bytes(b"\x00garbage" * 512)
-            resumed = _run(chome, "runs", "resume", run_id, timeout=600)
+                before = _steps(chome, [run_id])
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{chome / 'checkpoints.db'}{suffix}").unlink(missing_ok=True)
+                if damage == "garbage":
+                    (chome / "checkpoints.db").write_bytes(b"\x00garbage" * 512)
+                gate.open()
+                resumed = _run(chome, "runs", "resume", run_id, timeout=600)
             after = _steps(chome, [run_id])
             result.steps_lost += _lost(before, after)
             check(label, resumed.returncode != 0 and _clean_error(resumed) and "checkpoint" in resumed.stderr,

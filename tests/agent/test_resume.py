@@ -45,7 +45,8 @@ def test_kill_9_mid_research_then_resume_completes_without_redoing_branches(tmp_
                       delays={"Liberty": 600.0}, final_answer="1889")
     with fake:
         env = {**os.environ, "DEEPSTAR_HOME": str(tmp_path)}
-        proc = subprocess.Popen([sys.executable, "-m", "agent", "research", "Two facts about landmarks?",
+        proc = subprocess.Popen([sys.executable, "-m", "agent", "research",
+                                     "When was the Eiffel Tower completed, and who designed the Statue of Liberty?",
                                  "--base-url", fake.url, "--mode", "plan"], cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         db = tmp_path / "deepstar.db"
