@@ -37,11 +37,13 @@ class Completion:
 
 
 def constrained_picker(schema: Any, decode: Callable[[list[int]], str], *, temperature: float = 0.0,
-                       generator: Any = None, widths: tuple[int, ...] = (64, 4096)) -> Callable[[list[int], Any], int | None]:
+                       generator: Any = None, widths: tuple[int, ...] = (64, 4096, 0)) -> Callable[[list[int], Any], int | None]:
     """A `pick` for `reasoner.quiet_star.generate`: among the best-scored tokens (the top 64,
-    then the top 4,096 if none of those fits), the ones after which the text can still be
-    completed into a value of `schema`; greedy at temperature 0, else sampled among the
-    fitting ones of the top 64. None when no token fits."""
+    then the top 4,096 if none of those fits, then the whole vocabulary: width 0), the ones
+    after which the text can still be completed into a value of `schema`; greedy at
+    temperature 0, else sampled among the fitting ones of the first width that has any. None
+    only when no token of the vocabulary fits. (A barely trained model can rank the one
+    token that continues a tool's name below the top 4,096; stopping there cut the call.)"""
     import torch
 
     from reasoner.json_constraint import BAD, prefix_status
@@ -49,7 +51,7 @@ def constrained_picker(schema: Any, decode: Callable[[list[int]], str], *, tempe
     def pick(tokens: list[int], logits: Any) -> int | None:
         flat = logits.reshape(-1).float()
         for width in widths:
-            top = torch.topk(flat, min(width, flat.numel()))
+            top = torch.topk(flat, flat.numel() if width <= 0 else min(width, flat.numel()))
             fits = []
             for score, tok in zip(top.values.tolist(), top.indices.tolist(), strict=True):
                 if prefix_status(decode(tokens + [tok]), schema) != BAD:

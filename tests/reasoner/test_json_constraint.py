@@ -100,3 +100,23 @@ def test_no_comma_once_every_key_is_written():
     assert prefix_status('{"name":"search","arguments":{"query":"q"},', SCHEMA) == BAD
     assert prefix_status('{"name":"open","arguments":{"url":"u","page":1,', SCHEMA) == BAD
     assert prefix_status('{"name":"open","arguments":{"url":"u",', SCHEMA) == PARTIAL
+
+
+def test_the_picker_searches_the_whole_vocabulary_before_giving_up():
+    """The one token that keeps the text a value of the schema ranks last of 6,000: the old
+    top-4,096 search gave up there (a cut tool call); the whole vocabulary is searched last."""
+    import torch
+
+    from reasoner.torch_server import constrained_picker
+
+    vocab = [f"x{k}" for k in range(5999)] + ['"zq"']
+    logits = torch.arange(len(vocab), 0, -1, dtype=torch.float32)  # token 0 best, the fitting one worst
+
+    def decode(tokens):
+        return "".join(vocab[t] for t in tokens)
+
+    schema = {"enum": ["zq"]}
+    assert constrained_picker(schema, decode, widths=(64, 4096))([], logits) is None
+    assert constrained_picker(schema, decode)([], logits) == 5999
+    gen = torch.Generator().manual_seed(0)
+    assert constrained_picker(schema, decode, temperature=0.7, generator=gen)([], logits) == 5999
