@@ -8,5 +8,8 @@ if os.environ.get("DEEPSTAR_EMULATED_CPU") in ("avx2", "baseline"):
     except ImportError:  # a child without torch has no kernel choice to make
         torch = None
     if torch is not None:
-        torch.cpu._is_avx512_supported = lambda: False
-        torch.cpu._is_avx512_bf16_supported = lambda: False
+        # every AVX-512 and AMX probe vLLM consults: its kernel library (_C, _C_AVX512 or
+        # _C_AVX2) and its attention ISA (AMX tiles for bf16) are picked from these
+        for name in dir(torch.cpu):
+            if name.startswith(("_is_avx512", "_is_amx")):
+                setattr(torch.cpu, name, lambda: False)

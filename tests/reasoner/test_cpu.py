@@ -110,11 +110,14 @@ def test_training_asks_the_same_function(monkeypatch):
 
 @pytest.mark.integration
 def test_the_shim_makes_vllm_load_its_avx2_kernels():
-    """A real child with the emulation environment: torch answers as an AVX2-only CPU, and
-    vLLM's CPU platform imports its AVX2 kernel library."""
+    """A real child with the emulation environment: torch answers as an AVX2-only CPU, vLLM's
+    CPU platform imports its AVX2 kernel library, and its attention takes the AVX2 kernels'
+    ISA, not AMX tiles (which the AVX2 library lacks: 'Unsupported CPU attention configuration')."""
     info = detect_cpu({"ATEN_CPU_CAPABILITY": "avx2"})
     env = {**os.environ, **emulation_env(info, os.environ.get("PYTHONPATH", ""))}
     probe = ("import torch; from vllm.platforms.cpu import CpuPlatform; CpuPlatform.import_kernels(); "
+             "from vllm.v1.attention.backends.cpu_attn import _get_attn_isa; "
+             "assert _get_attn_isa(torch.bfloat16, 128, 256) == 'vec', _get_attn_isa(torch.bfloat16, 128, 256); "
              "print(torch.backends.cpu.get_cpu_capability(), torch.cpu._is_avx512_supported(), "
              "','.join(sorted({l.split('/')[-1].strip() for l in open('/proc/self/maps') if '/vllm/_C' in l})))")
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
