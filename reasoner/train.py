@@ -63,6 +63,7 @@ __all__ = [
     "main",
     "make_batches",
     "resolve_dtype",
+    "start_output",
     "train_sft",
 ]
 
@@ -373,6 +374,20 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def start_output(base_model: str | Path, output_dir: str | Path) -> tuple[Path, Path]:
+    """(base checkpoint, output directory) of a training run about to start: the base must be
+    a checkpoint, and a stale completion marker in the output is removed first (it would vouch
+    for the new, unfinished files)."""
+    base_path = Path(base_model)
+    if not (base_path / "config.json").is_file():
+        raise ModelNotPrepared(f"{base_path} is not a checkpoint (no config.json): pass the directory "
+                               f"reasoner.prepare.ensure_model() returns, or prepare the model first")
+    out_dir = Path(output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / TRAIN_MARKER).unlink(missing_ok=True)
+    return base_path, out_dir
+
+
 def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress: Progress | None = None) -> TrainResult:
     """Train a fresh LoRA on `records` and save it into `config.output_dir`."""
     from peft import LoraConfig, get_peft_model
@@ -380,13 +395,7 @@ def train_sft(config: SFTConfig, records: Sequence[dict[str, Any]], *, progress:
 
     t_start = time.perf_counter()
     report = progress or (lambda _event: None)
-    base_path = Path(config.base_model)
-    if not (base_path / "config.json").is_file():
-        raise ModelNotPrepared(f"{base_path} is not a checkpoint (no config.json): pass the directory "
-                               f"reasoner.prepare.ensure_model() returns, or prepare the model first")
-    out_dir = Path(config.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / TRAIN_MARKER).unlink(missing_ok=True)  # a stale marker would vouch for the new, unfinished files
+    base_path, out_dir = start_output(config.base_model, config.output_dir)
 
     # Data: encode, drop what does not fit, count what was dropped.
     tokenizer = AutoTokenizer.from_pretrained(str(base_path))

@@ -15,12 +15,10 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from reasoner.errors import ModelNotPrepared
 from reasoner.quiet_star.artifacts import CONFIG_FILE, METRICS_FILE, load_base_lm, save_weights
 from reasoner.quiet_star.config import QuietStarConfig
 from reasoner.quiet_star.data import chunk_texts
@@ -30,7 +28,13 @@ from reasoner.quiet_star.model import wrap_model
 from reasoner.quiet_star.plotting import write_plot
 from reasoner.quiet_star.report import render_report
 from reasoner.quiet_star.thoughts import think
-from reasoner.train import TRAIN_MARKER, _resolve_device, _write_json_atomic, resolve_dtype
+from reasoner.train import (
+    TRAIN_MARKER,
+    _resolve_device,
+    _write_json_atomic,
+    resolve_dtype,
+    start_output,
+)
 
 __all__ = ["thought_positions", "train_quiet_star"]
 
@@ -54,13 +58,7 @@ def train_quiet_star(config: QuietStarConfig, train_texts: Sequence[str], eval_t
 
     t_start = time.perf_counter()
     report = progress or (lambda _event: None)
-    base_path = Path(config.base_model)
-    if not (base_path / "config.json").is_file():
-        raise ModelNotPrepared(f"{base_path} is not a checkpoint (no config.json): pass the directory "
-                               f"reasoner.prepare.ensure_model() returns")
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / TRAIN_MARKER).unlink(missing_ok=True)
+    base_path, out = start_output(config.base_model, config.output_dir)
     _write_json_atomic(out / CONFIG_FILE, asdict(config))
     if config.overrides:
         report({"event": "overrides", "weighting": config.weighting, "overrides": config.overrides})
