@@ -208,6 +208,7 @@ class ResearchAgent:
             mode = default_mode(cfg, model, kind)
         return PlannerConfig(
             mode=mode, max_steps=cfg.max_steps, max_subquestions=cfg.max_subquestions,
+            max_plan_depth=cfg.max_plan_depth, max_plan_width=cfg.max_plan_width,
             max_tool_calls_per_branch=cfg.max_tool_calls_per_branch, max_reflect_rounds=cfg.max_reflect_rounds,
             max_total_tokens=cfg.max_total_tokens, max_wall_clock_s=cfg.max_wall_clock_s,
             max_invalid_outputs=cfg.max_invalid_outputs, model=model,

@@ -85,6 +85,8 @@ class AgentConfig:
     mode: Mode = _help("'plan' (plan → research × N → reflect → write → verify), 'react' (one loop), or 'auto': the mode the shipped reasoner's card measured best for the task's kind (plan for any other model)", "auto")
     max_steps: int = _help("model calls per run, all branches together", 24)
     max_subquestions: int = _help("sub-questions the plan may have", 3)
+    max_plan_depth: int = _help("longest chain of dependent sub-questions (q1 needs q0's answer: depth 2); a deeper plan falls back to the question", 3)
+    max_plan_width: int = _help("research branches dispatched at once", 3)
     max_tool_calls_per_branch: int = _help("tool calls per research branch", 6)
     max_reflect_rounds: int = _help("rounds in which reflect may add sub-questions", 1)
     max_total_tokens: int = _help("prompt + completion tokens per run", 200_000)
@@ -96,7 +98,8 @@ class AgentConfig:
         for name in ("server_model_path", "shipped_reasoner", "wiki_extra_pages"):
             if getattr(self, name) is not None:
                 setattr(self, name, Path(getattr(self, name)).expanduser())
-        for name in ("max_steps", "max_subquestions", "max_tool_calls_per_branch", "max_tokens_per_call",
+        for name in ("max_steps", "max_subquestions", "max_plan_depth", "max_plan_width", "max_tool_calls_per_branch",
+                     "max_tokens_per_call",
                      "max_concurrency", "max_invalid_outputs", "search_results", "observation_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

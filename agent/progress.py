@@ -17,6 +17,7 @@ from planner.events import (
     NodeEvent,
     NoteEvent,
     PlanEvent,
+    SubquestionEvent,
     ToolCallEvent,
     ToolResultEvent,
     UsageEvent,
@@ -59,9 +60,17 @@ class RunProgress:
             self.node = event.node
             self._line(f"node {event.node}")
         elif isinstance(event, PlanEvent):
+            if event.error:
+                self._line(f"planning error, researching the question itself: {event.error}")
             for s in event.subquestions:
                 self.subquestions[s["id"]] = dict(s)
-                self._line(f"sub-question {s['id']}: {s['text']}")
+                after = f" (after {', '.join(s['depends_on'])})" if s.get("depends_on") else ""
+                self._line(f"sub-question {s['id']}: {s['text']}{after}")
+        elif isinstance(event, SubquestionEvent):
+            sub = self.subquestions.setdefault(event.id, {"id": event.id})
+            sub.update(status=event.status, text=event.text)
+            if event.status in ("running", "failed"):
+                self._line(f"{event.id} {event.status}: {event.text}" + (f" ({event.reason})" if event.reason else ""))
         elif isinstance(event, ToolCallEvent):
             self.tool_calls += 1 if event.name != "answer" else 0
             self.last = f"{event.branch}: {event.name}({', '.join(f'{k}={v!r}' for k, v in event.arguments.items())})"

@@ -12,7 +12,9 @@ __all__ = ["PlannerConfig"]
 class PlannerConfig:
     mode: Literal["plan", "react"] = "plan"
     max_steps: int = 24  # model calls per run, all branches together
-    max_subquestions: int = 3
+    max_subquestions: int = 3  # sub-questions of one plan (reflect adds within the same total)
+    max_plan_depth: int = 3  # the longest dependency chain: q1 needs q0 is depth 2
+    max_plan_width: int = 3  # research branches dispatched at once
     max_tool_calls_per_branch: int = 6
     max_reflect_rounds: int = 1
     max_total_tokens: int = 200_000
@@ -28,7 +30,8 @@ class PlannerConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("plan", "react"):
             raise ValueError(f"mode must be 'plan' or 'react', got {self.mode!r}")
-        for name in ("max_steps", "max_subquestions", "max_tool_calls_per_branch", "max_invalid_outputs"):
+        for name in ("max_steps", "max_subquestions", "max_plan_depth", "max_plan_width", "max_tool_calls_per_branch",
+                     "max_invalid_outputs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
 

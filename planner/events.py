@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["DoneEvent", "DraftEvent", "ErrorEvent", "Event", "NoteEvent", "PlanEvent", "ToolCallEvent",
-           "ToolResultEvent", "UsageEvent", "VerifyEvent", "NodeEvent"]
+           "SubquestionEvent", "ToolResultEvent", "UsageEvent", "VerifyEvent", "NodeEvent"]
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,22 @@ class NodeEvent(Event):
 
 @dataclass(frozen=True)
 class PlanEvent(Event):
-    subquestions: list[dict[str, Any]]
+    subquestions: list[dict[str, Any]]  # each with its depends_on and template
     round: int = 0
+    error: str | None = None  # a planning error: the plan fell back to the question
     kind: str = field(init=False, default="plan")
+
+
+@dataclass(frozen=True)
+class SubquestionEvent(Event):
+    """A sub-question changed state: dispatched (`running`, its text with the dependencies'
+    answers substituted), finished, or failed because a dependency went unanswered."""
+
+    id: str
+    status: str
+    text: str
+    reason: str | None = None
+    kind: str = field(init=False, default="subquestion")
 
 
 @dataclass(frozen=True)

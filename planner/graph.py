@@ -1,5 +1,11 @@
-"""The research graph: plan → research × N (Send) → reflect → write → verify.
+"""The research graph: plan → schedule ⇄ research × N (Send) → reflect → write → verify.
 
+A plan's sub-questions may depend on earlier ones and name their answers (`{q0}`,
+planner.plans). `schedule` dispatches, with `Send`, every pending sub-question whose
+dependencies are done (at most `max_plan_width` at once, the others in the next wave), its
+text with those answers written in; independent ones run in parallel. When nothing is left
+to run it goes to `reflect` (after a round's research) or `write`. LangGraph runs in
+supersteps: a dependent sub-question starts in the superstep after its dependencies' wave.
 `--mode react` enters at `direct` instead of `plan`: one research branch on the
 question itself, no plan or reflect; the same tool loop, writer and verifier follow.
 Each research branch is a bounded tool-call loop (search / open / find / answer; a call
@@ -20,21 +26,24 @@ from typing import Any, Literal, Protocol
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import Send
+from langgraph.types import Command, Send
 
 from planner import prompts
 from planner.configuration import PlannerConfig
+from planner.errors import PlanningError
 from planner.events import (
     DraftEvent,
     Event,
     NodeEvent,
     NoteEvent,
     PlanEvent,
+    SubquestionEvent,
     ToolCallEvent,
     ToolResultEvent,
     UsageEvent,
     VerifyEvent,
 )
+from planner.plans import blocked, build_plan, ready, substitute
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
 from tools.evidence import (
@@ -193,27 +202,6 @@ def _json_content(result: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _clean_questions(items: Any, k: int, existing: set[str], question: str) -> list[str]:
-    """At most k new sub-questions; one that shares no content word with the question (a
-    small model's "2013", or an echo of the prompt) is dropped, never researched."""
-    out: list[str] = []
-    if not isinstance(items, list):
-        return out
-    asked = content_words(question)
-    for item in items:
-        if not isinstance(item, str):
-            continue
-        text = " ".join(item.split())
-        if len(text) < 3 or normalize(text) in existing or normalize(text) in {normalize(o) for o in out}:
-            continue
-        if asked and not asked & content_words(text):
-            continue
-        out.append(text)
-        if len(out) >= k:
-            break
-    return out
-
-
 # --- the research branch: one bounded tool loop -----------------------------------------
 @dataclass
 class _AlreadyDone:
@@ -337,15 +325,23 @@ def _make_note(ctx: RunContext, *, branch: str, subquestion: str, args: dict[str
 
 
 # --- nodes ------------------------------------------------------------------------------------
+def _question_only(question: str) -> list[dict[str, Any]]:
+    return [{"id": "q0", "text": question, "template": question, "depends_on": [], "status": "pending",
+             "parent": None, "round": 0}]
+
+
 async def plan(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     ctx.emit(NodeEvent(node="plan"))
     question = state["question"]
-    k = ctx.config.max_subquestions
+    cfg = ctx.config
+    k = cfg.max_subquestions
     messages = [{"role": "system", "content": prompts.PLAN_SYSTEM.format(k=k)},
                 {"role": "user", "content": prompts.plan_user(question)}]
     usage: dict[str, int] = {}
-    texts: list[str] = []
+    subs: list[dict[str, Any]] = []
+    error = None
+    proposed = 0
     for _attempt in range(2):  # ask, then re-ask once if the plan is malformed
         try:
             result, used = await _model_call(ctx, node="plan", branch="plan", messages=messages,
@@ -353,28 +349,66 @@ async def plan(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, 
         except OutOfBudget:
             break
         usage = {key: usage.get(key, 0) + used[key] for key in used}
-        texts = _clean_questions((_json_content(result) or {}).get("subquestions"), k, set(), question)
-        if texts:
+        raw = (_json_content(result) or {}).get("subquestions")
+        proposed = len(raw) if isinstance(raw, list) else 0
+        try:
+            subs = build_plan(raw, question=question, k=k, max_depth=cfg.max_plan_depth)
+        except PlanningError as exc:  # a clear planning error: recorded, and the question itself is researched
+            error, subs = f"{type(exc).__name__}: {exc}", []
             break
-    if not texts:  # nothing usable (malformed, or every sub-question off the question): the question itself
-        texts = [question]
-    subs = [{"id": f"q{i}", "text": t, "status": "pending", "parent": None, "round": 0} for i, t in enumerate(texts)]
-    ctx.emit(PlanEvent(subquestions=subs, round=0))
-    return {"subquestions": subs, "round": 0, "usage": usage}
+        if subs:
+            break
+    # nothing usable (malformed, every sub-question off the question, or a planning error): the question itself
+    source = "fallback" if not subs else ("model" if len(subs) == proposed else "cleaned")
+    subs = subs or _question_only(question)
+    ctx.emit(PlanEvent(subquestions=subs, round=0, error=error))
+    return {"subquestions": subs, "round": 0, "usage": usage, "plan_source": source, "plan_error": error}
 
 
 async def direct(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """react mode: the question itself is the one sub-question."""
-    subs = [{"id": "q0", "text": state["question"], "status": "pending", "parent": None, "round": 0}]
+    subs = _question_only(state["question"])
     runtime.context.emit(PlanEvent(subquestions=subs, round=0))
     return {"subquestions": subs, "round": 0}
+
+
+async def schedule(state: ResearchState, runtime: Runtime[RunContext]) -> Command[Literal["research", "reflect", "write"]]:
+    """Dispatch every sub-question whose dependencies are answered (at most max_plan_width),
+    with their answers written into its text; fail those whose dependency went unanswered."""
+    ctx = runtime.context
+    subs = state.get("subquestions", [])
+    updates: list[dict[str, Any]] = []
+    for sid, dep in blocked(subs).items():
+        reason = f"dependency {dep} was not answered"
+        updates.append({"id": sid, "status": "failed", "reason": reason})
+        ctx.emit(SubquestionEvent(id=sid, status="failed", text=next(s["text"] for s in subs if s["id"] == sid),
+                                  reason=reason))
+    answers = {s["id"]: s.get("answer") or "" for s in subs if s["status"] == "done"}
+    running = sum(1 for s in subs if s["status"] == "running")
+    sends = []
+    for sub in ready(subs)[:max(0, ctx.config.max_plan_width - running)]:
+        text = substitute(sub.get("template") or sub["text"], answers)
+        updates.append({"id": sub["id"], "status": "running", "text": text})
+        ctx.emit(SubquestionEvent(id=sub["id"], status="running", text=text))
+        sends.append(Send("research", {"question": state["question"], "hint": state.get("hint"),
+                                       "subquestion": {**sub, "text": text, "status": "running"}}))
+    if sends:
+        return Command(update={"subquestions": updates}, goto=sends)
+    # nothing to run: a round's research just finished (reflect reviews it) or all is done
+    unreviewed = state.get("mode") != "react" and any(s.get("round", 0) >= state.get("round", 0) for s in subs)
+    return Command(update={"subquestions": updates}, goto="reflect" if unreviewed else "write")
 
 
 async def research(state: BranchInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
     sub = state["subquestion"]
     runtime.context.emit(NodeEvent(node=f"research:{sub['id']}"))
-    return await run_tool_loop(runtime.context, branch=sub["id"], question=state["question"],
-                               subquestion=sub["text"], hint=state.get("hint"))
+    out = await run_tool_loop(runtime.context, branch=sub["id"], question=state["question"],
+                              subquestion=sub["text"], hint=state.get("hint"))
+    status = out["subquestions"][0]["status"]
+    if out["notes"]:  # what a dependent sub-question's `{qN}` becomes
+        out["subquestions"] = [{"id": sub["id"], "status": status, "answer": out["notes"][0]["answer"]}]
+    runtime.context.emit(SubquestionEvent(id=sub["id"], status=status, text=sub["text"]))
+    return out
 
 
 async def reflect(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -394,13 +428,16 @@ async def reflect(state: ResearchState, runtime: Runtime[RunContext]) -> dict[st
                                          structured={"json": prompts.reflect_schema(k)})
     except OutOfBudget:
         return {"round": rnd + 1}
-    existing = {normalize(s["text"]) for s in subs}
-    texts = _clean_questions((_json_content(result) or {}).get("missing"), k, existing, state["question"])
-    new = [{"id": f"q{len(subs) + i}", "text": t, "status": "pending", "parent": open_subs[0]["id"],
-            "round": rnd + 1} for i, t in enumerate(texts)]
-    if new:
-        ctx.emit(PlanEvent(subquestions=new, round=rnd + 1))
-    return {"subquestions": new, "round": rnd + 1, "usage": used}
+    error = None
+    try:  # new sub-questions may name the answers of earlier ones ({q0})
+        new = build_plan((_json_content(result) or {}).get("missing"), question=state["question"], k=k,
+                         max_depth=ctx.config.max_plan_depth, first=len(subs), round=rnd + 1,
+                         parent=open_subs[0]["id"], known=subs)
+    except PlanningError as exc:
+        new, error = [], f"{type(exc).__name__}: {exc}"
+    if new or error:
+        ctx.emit(PlanEvent(subquestions=new, round=rnd + 1, error=error))
+    return {"subquestions": new, "round": rnd + 1, "usage": used, **({"plan_error": error} if error else {})}
 
 
 async def write(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -520,33 +557,20 @@ def route_start(state: ResearchState) -> Literal["plan", "direct"]:
     return "direct" if state.get("mode") == "react" else "plan"
 
 
-def dispatch(state: ResearchState) -> list[Send] | Literal["write"]:
-    pending = [s for s in state.get("subquestions", []) if s["status"] == "pending"]
-    if not pending:
-        return "write"
-    return [Send("research", {"question": state["question"], "hint": state.get("hint"), "subquestion": s})
-            for s in pending]
-
-
-def after_research(state: ResearchState) -> Literal["reflect", "write"]:
-    return "reflect" if state.get("mode") != "react" else "write"
-
-
 # --- the graph ----------------------------------------------------------------------------------
 def build_graph(checkpointer: Any = None):
     builder = StateGraph(ResearchState, context_schema=RunContext)
     builder.add_node("plan", plan)
     builder.add_node("direct", direct)
+    builder.add_node("schedule", schedule, destinations=("research", "reflect", "write"))
     builder.add_node("research", research, input_schema=BranchInput)
     builder.add_node("reflect", reflect)
     builder.add_node("write", write)
     builder.add_node("verify", verify)
 
     builder.add_conditional_edges(START, route_start, ["plan", "direct"])
-    builder.add_conditional_edges("plan", dispatch, ["research", "write"])
-    builder.add_conditional_edges("direct", dispatch, ["research", "write"])
-    builder.add_conditional_edges("research", after_research, ["reflect", "write"])
-    builder.add_conditional_edges("reflect", dispatch, ["research", "write"])
+    for node in ("plan", "direct", "research", "reflect"):
+        builder.add_edge(node, "schedule")
     builder.add_edge("write", "verify")
     builder.add_edge("verify", END)
     return builder.compile(checkpointer=checkpointer)

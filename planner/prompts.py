@@ -55,7 +55,10 @@ def branch_system(exemplars: str | None = None) -> str:
 PLAN_SYSTEM = (
     "You are deepstar's planner. Split the research question into at most {k} short, "
     "self-contained sub-questions that can each be answered from one web page. "
-    "A simple question needs only one sub-question: the question itself."
+    "A simple question needs only one sub-question: the question itself. "
+    "Sub-questions are numbered q0, q1, ... in order; one that needs an earlier one's answer "
+    "names it in braces, as in \"On which continent is {{q0}}?\". A comparison needs one "
+    "sub-question per compared entity; the writer compares their answers."
 )
 
 REFLECT_SYSTEM = (
@@ -115,10 +118,19 @@ def plan_user(question: str) -> str:
 
 
 def plan_schema(k: int) -> dict[str, Any]:
+    """A plan: strings, or `{"text", "depends_on"}` objects (planner.plans); `{qN}` in a text
+    names an earlier sub-question's answer."""
+    text = {"type": "string", "minLength": 3, "maxLength": 160}
+    item = {"anyOf": [text, {
+        "type": "object",
+        "properties": {"text": text, "depends_on": {"type": "array", "maxItems": k,
+                                                    "items": {"enum": [f"q{i}" for i in range(k)]}}},
+        "required": ["text"],
+        "additionalProperties": False,
+    }]}
     return {
         "type": "object",
-        "properties": {"subquestions": {"type": "array", "minItems": 1, "maxItems": k,
-                                        "items": {"type": "string", "minLength": 3, "maxLength": 160}}},
+        "properties": {"subquestions": {"type": "array", "minItems": 1, "maxItems": k, "items": item}},
         "required": ["subquestions"],
         "additionalProperties": False,
     }

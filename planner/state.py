@@ -46,11 +46,16 @@ class ResearchState(TypedDict, total=False):
     question: str
     hint: str | None  # STaR rationalization only; never saved in a trajectory's messages
     mode: str
-    subquestions: Annotated[list[dict[str, Any]], merge_subquestions]  # {id, text, status, parent, round}
+    # {id, text, template, depends_on, status, parent, round, answer?, reason?}: the dependency
+    # graph. status: pending -> running (dispatched; `text` = `template` with the dependencies'
+    # answers written in) -> done | unsupported | truncated | failed (a dependency unanswered: `reason`)
+    subquestions: Annotated[list[dict[str, Any]], merge_subquestions]
     notes: Annotated[list[dict[str, Any]], operator.add]  # {branch, subquestion, answer, url, title, snippet, fetched}
     transcripts: Annotated[list[dict[str, Any]], operator.add]  # {branch, messages}
     usage: Annotated[dict[str, int], add_usage]  # prompt_tokens, completion_tokens, model_calls, tool_calls
     round: int
+    plan_source: str  # "model" (its plan as written), "cleaned" (the guard dropped some), "fallback" (the question)
+    plan_error: Annotated[str | None, last_value]  # a PlanningError's message (the plan fell back to the question)
     truncated: Annotated[bool, or_flag]
     stop_reason: Annotated[str | None, last_value]
     error: Annotated[str | None, last_value]

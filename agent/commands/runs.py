@@ -62,8 +62,11 @@ def register(app: typer.Typer) -> None:
         if run["error"]:
             typer.echo(f"error: {run['error']}")
         if record:
+            if record.get("plan_error"):
+                typer.echo(f"planning error (researched the question itself): {record['plan_error']}")
             for s in record["plan"]:
-                typer.echo(f"  [{s['status']}] {s['id']}: {s['text']}")
+                after = f" (after {', '.join(s['depends_on'])})" if s.get("depends_on") else ""
+                typer.echo(f"  [{s['status']}] {s['id']}: {s['text']}{after}")
         for s in steps:
             if s["kind"] == "llm":
                 out = (s["output"] or {}).get("message", {})

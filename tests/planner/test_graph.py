@@ -50,10 +50,9 @@ def test_compiled_graph_structure_snapshot():
     edges = sorted((e.source, e.target, e.conditional) for e in graph.edges)
     assert edges == [
         ("__start__", "direct", True), ("__start__", "plan", True),
-        ("direct", "research", True), ("direct", "write", True),
-        ("plan", "research", True), ("plan", "write", True),
-        ("reflect", "research", True), ("reflect", "write", True),
-        ("research", "reflect", True), ("research", "write", True),
+        ("direct", "schedule", False), ("plan", "schedule", False),
+        ("reflect", "schedule", False), ("research", "schedule", False),
+        ("schedule", "reflect", True), ("schedule", "research", True), ("schedule", "write", True),
         ("verify", "__end__", False), ("write", "verify", False),
     ]
 
