@@ -318,7 +318,7 @@ class ResearchAgent:
             sampling={"temperature": pcfg.temperature, "top_p": pcfg.top_p, "seed": pcfg.seed,
                       "max_tokens": pcfg.max_tokens_per_call},
             engine=self._engine, started=min(first, started), finished=finished, snapshots=snapshots,
-            error=final.get("error"), hint=hint, iteration=iteration)
+            error=final.get("error"), hint=hint, iteration=iteration, steps=store.steps(run_id))
         store.save_trajectory(record)
         failed = bool(final.get("error")) and not record["final_answer"]
         store.set_status(run_id, "failed" if failed else "done", final.get("error"))

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from evals.scoring import is_success, score_record
-from planner.prompts import ANSWER_TOOL, strip_hint
+from evals.trajectory import link_calls, strip_message
+from evals.trajectory import linearize as linear_log
+from planner.prompts import ANSWER_TOOL
 
-__all__ = ["build_record", "linearize", "iso"]
+__all__ = ["build_record", "iso", "linearize", "model_calls"]
+
+PLAN_FIELDS = ("id", "text", "template", "depends_on", "status", "parent", "round", "answer", "reason")
 
 
 def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def _strip(message: dict[str, Any]) -> dict[str, Any]:
-    if message.get("role") == "user" and isinstance(message.get("content"), str):
-        return {**message, "content": strip_hint(message["content"])}
-    return message
 
 
 def linearize(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -26,38 +25,70 @@ def linearize(state: dict[str, Any]) -> list[dict[str, Any]]:
 
     react mode: exactly the conversation the model saw. plan mode: the system and user
     turns, then every branch's assistant/tool turns in plan order (call ids renumbered),
-    a linear research log rather than one prompt the model saw.
+    a linear research log rather than one prompt the model saw (`calls` holds those).
     """
     order = {s["id"]: i for i, s in enumerate(state.get("subquestions", []))}
     transcripts = sorted(state.get("transcripts", []), key=lambda t: order.get(t["branch"], 99))
-    if not transcripts:
-        return []
-    if len(transcripts) == 1:
-        return [_strip(m) for m in transcripts[0]["messages"]]
-    head = [_strip(m) for m in transcripts[0]["messages"][:1]]
-    head.append({"role": "user", "content": f"Question: {state['question']}"})
-    out, seq = head, 0
-    for t in transcripts:
-        renamed: dict[str, str] = {}
-        for m in t["messages"][2:]:
-            m = dict(m)
-            if m.get("tool_calls"):
-                calls = []
-                for c in m["tool_calls"]:
-                    renamed[c["id"]] = f"call_{seq}"
-                    calls.append({**c, "id": f"call_{seq}"})
-                    seq += 1
-                m["tool_calls"] = calls
-            if m.get("role") == "tool":
-                m["tool_call_id"] = renamed.get(m.get("tool_call_id", ""), m.get("tool_call_id"))
-            out.append(_strip(m))
-    return out
+    return linear_log(state["question"], transcripts)
+
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def model_calls(steps: list[dict[str, Any]], state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every model call the store recorded for the run, as `evals.trajectory` calls: the prompt
+    (hint removed) and the output as the graph appended it to the branch's conversation."""
+    transcripts = {t["branch"]: [strip_message(m) for m in t["messages"]] for t in state.get("transcripts", [])}
+    plan_steps = [s for s in steps if s["kind"] == "llm" and s["node"] == "plan"]
+    last_plan = plan_steps[-1]["seq"] if plan_steps else None
+    calls = []
+    for step in steps:
+        if step["kind"] != "llm":
+            continue
+        prompt = [strip_message(m) for m in (step["input"] or {}).get("messages") or []]
+        tools = (step["input"] or {}).get("tools")
+        output = (step["output"] or {}).get("message")
+        transcript = transcripts.get(step["branch"]) or []
+        if output is None:  # the call raised: nothing came back
+            messages = prompt
+        elif step["node"] == "research" and len(transcript) > len(prompt) and _same(transcript[:len(prompt)], prompt):
+            messages = transcript[:len(prompt) + 1]  # the turn with the call id the next prompt uses
+        else:
+            reply = {"role": "assistant", "content": output.get("content") or ""}
+            if output.get("tool_calls"):
+                reply["tool_calls"] = output["tool_calls"]
+            messages = [*prompt, reply]
+        invalid = output is None or bool(step["error"])
+        if step["node"] in ("plan", "reflect", "write") and not invalid:
+            invalid = not _json_object(output.get("content"))
+        if invalid and output is not None:
+            messages = [*messages[:-1], {**messages[-1], "weight": 0}]
+        trainable = not invalid
+        if step["node"] == "plan":  # only the plan the run used, and only as the model wrote it
+            trainable = trainable and step["seq"] == last_plan and state.get("plan_source") == "model"
+        started = step["created_at"] - (step["latency_s"] or 0.0)
+        calls.append({"node": step["node"], "branch": step["branch"], "messages": messages, "tools": tools,
+                      "trainable": trainable, "error": step["error"], "started_at": round(started, 4),
+                      "finished_at": round(step["created_at"], 4), "attempt": step.get("attempt", 1),
+                      "usage": {"prompt_tokens": step["prompt_tokens"] or 0,
+                                "completion_tokens": step["completion_tokens"] or 0}})
+    return link_calls(calls, state.get("subquestions", []))
+
+
+def _json_object(text: str | None) -> bool:
+    text = (text or "").strip()
+    start, end = text.find("{"), text.rfind("}")
+    try:
+        return start >= 0 and isinstance(json.loads(text[start:end + 1]), dict)
+    except ValueError:
+        return False
 
 
 def build_record(*, run_id: str, state: dict[str, Any], task: dict[str, Any] | None, tools: list[dict[str, Any]],
                  model: dict[str, Any], sampling: dict[str, Any], engine: dict[str, Any], started: float,
                  finished: float, snapshots: dict[str, str], error: str | None, hint: str | None,
-                 iteration: int | None = None) -> dict[str, Any]:
+                 iteration: int | None = None, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     task = task or {}
     usage = state.get("usage", {})
     citations = [{k: c.get(k) for k in ("n", "url", "title", "snippet", "claim", "supported")}
@@ -73,7 +104,11 @@ def build_record(*, run_id: str, state: dict[str, Any], task: dict[str, Any] | N
         "gold_answers": list(task.get("answers", [])),
         "messages": linearize(state),
         "tools": tools + [ANSWER_TOOL],
-        "plan": [{k: s.get(k) for k in ("id", "text", "status", "parent", "round")} for s in state.get("subquestions", [])],
+        "plan": [{k: s.get(k) for k in PLAN_FIELDS if k in s or k in ("parent", "round")}
+                 for s in state.get("subquestions", [])],
+        "plan_source": state.get("plan_source"),
+        "plan_error": state.get("plan_error"),
+        "calls": model_calls(steps or [], state),
         "final_answer": state.get("answer", ""),
         "report": state.get("report", ""),
         "citations": citations,

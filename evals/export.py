@@ -9,6 +9,11 @@ Formats, one JSON object per line unless noted:
               into one `observation`, so turns alternate as LLaMA-Factory expects.
 - `trl`:      {"messages", "tools"} with `arguments` parsed into dicts (TRL's SFTTrainer and
               chat templates take tool-call arguments as dicts).
+- `calls`:    one row per MODEL CALL of a run (plan, each research turn, reflect, write; see
+              `evals.trajectory`): {"run_id", "call_id", "node", "branch", "parent", "turn",
+              "trainable", "question", "messages" (the prompt, then the output), "tools",
+              "success", "reward" (a JSON string)}; rows of one run share `run_id`, and `parent`
+              links a call to the one it follows from. Records without `calls` give no rows.
 - `parquet`:  the full record, one row each. Fields that are not scalars or lists of strings
               (messages, tools, plan, citations, reward, model, sampling, engine, usage, ...)
               are stored as JSON strings, because their shapes vary between records and a
@@ -27,10 +32,11 @@ from pathlib import Path
 
 from evals.errors import EvalError
 from evals.scoring import normalize_answer
+from evals.trajectory import call_rows
 
 __all__ = ["EXPORT_FORMATS", "check_record", "dedup", "select", "to_openai", "to_sharegpt", "to_trl", "write_export"]
 
-EXPORT_FORMATS = ("openai", "sharegpt", "trl", "parquet")
+EXPORT_FORMATS = ("openai", "sharegpt", "trl", "calls", "parquet")
 
 
 def check_record(record: object, where: str) -> None:
@@ -49,6 +55,11 @@ def check_record(record: object, where: str) -> None:
     messages = record.get("messages") or []
     if not isinstance(messages, list):
         raise bad("messages", "must be a list")
+    calls = record.get("calls") or []
+    if not isinstance(calls, list) or not all(
+            isinstance(c, Mapping) and isinstance(c.get("node"), str) and isinstance(c.get("messages"), list)
+            for c in calls):
+        raise bad("calls", "must be a list of {\"node\", \"branch\", \"messages\", ...} objects")
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
             raise bad(f"messages[{i}]", "must be an object with a string 'role'")
@@ -164,6 +175,8 @@ def _card(records: Sequence[Mapping], fmt: str, out_path: Path, provenance: Mapp
         "openai": "`messages` (OpenAI chat format; tool-call `arguments` are JSON strings), `tools` (JSON schemas)",
         "sharegpt": "`conversations` (from: human / gpt / function_call / observation), `system`, `tools` (JSON string)",
         "trl": "`messages` (tool-call `arguments` as objects), `tools` (JSON schemas)",
+        "calls": "one row per model call: `run_id`, `call_id`, `node`, `branch`, `parent`, `turn`, `trainable`, "
+                 "`question`, `messages` (prompt + output, OpenAI format), `tools`, `success`, `reward` (JSON string)",
         "parquet": "the full trajectory record; non-scalar fields other than lists of strings are JSON strings",
     }[fmt]
     lines = [
@@ -198,6 +211,10 @@ def write_export(records: Iterable[Mapping], fmt: str, out_path: str | Path, pro
         import datasets  # optional: the `train` extra
 
         datasets.Dataset.from_list([_flat_row(r) for r in records]).to_parquet(str(out_path))
+    elif fmt == "calls":
+        with out_path.open("w", encoding="utf-8") as fh:
+            for row in call_rows(records):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         convert = {"openai": to_openai, "sharegpt": to_sharegpt, "trl": to_trl}[fmt]
         with out_path.open("w", encoding="utf-8") as fh:

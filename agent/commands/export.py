@@ -25,7 +25,7 @@ def _jsonl_records(path: Path) -> Iterator[dict]:
 
 
 def export(
-    fmt: str = typer.Option(..., "--format", help="openai, sharegpt, trl or parquet."),
+    fmt: str = typer.Option(..., "--format", help="openai, sharegpt, trl, parquet (one row per run) or calls (one row per model call)."),
     out: Path = typer.Option(..., "--out", help="Output file (a dataset card README.md is written beside it)."),
     only_successful: bool = typer.Option(False, "--only-successful", help="Keep successful trajectories only."),
     min_f1: float | None = typer.Option(None, "--min-f1", help="Keep records whose reward F1 is at least this."),

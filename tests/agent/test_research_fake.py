@@ -67,8 +67,12 @@ async def test_react_mode_records_the_exact_conversation(tmp_path):
                                                        "assistant", "tool"]
     assert record["messages"][1]["content"] == "Question: In what year was the Eiffel Tower completed?"
     assert record["reward"]["em"] == 1.0 and record["success"] is True
-    assert record["plan"] == [{"id": "q0", "text": "In what year was the Eiffel Tower completed?",
-                               "status": "done", "parent": None, "round": 0}]
+    question = "In what year was the Eiffel Tower completed?"
+    assert record["plan"] == [{"id": "q0", "text": question, "template": question, "depends_on": [],
+                               "status": "done", "parent": None, "round": 0, "answer": "1889"}]
+    # react mode is one branch: its last call's conversation is the record's conversation
+    assert [c["node"] for c in record["calls"]] == ["research"] * 3
+    assert record["calls"][-1]["messages"] == record["messages"][:-1]  # all but the tool's "Answer recorded."
 
 
 async def test_hint_is_removed_before_saving(tmp_path):
