@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from evals.scoring import is_success, score_record
-from evals.trajectory import link_calls, strip_message
 from evals.trajectory import linearize as linear_log
+from evals.trajectory import link_calls, strip_message
 from planner.prompts import ANSWER_TOOL
 
 __all__ = ["build_record", "iso", "linearize", "model_calls"]

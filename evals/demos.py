@@ -17,6 +17,19 @@ records it. The record is a trajectory record (ARCHITECTURE.md) whose `messages`
 react agent's conversation byte for byte; `evals` cannot import `planner`, so the system
 prompt, the answer tool and the user-turn renderer are passed in.
 
+Plan-mode demonstrations (`build_plan_demo`) are whole-graph trajectories: the plan call,
+then each sub-question's research branch, scripted the same way, then the write call:
+
+- `single`:     the plan is `[question]` (one branch, the react demo's conversation; no write call);
+- `bridge`:     the two hops with the dependency: `["What is <the link phrase>?", the question
+                with the link phrase replaced by "{q0}"]` — the second branch is asked with the
+                first hop's answer (B's name) written in;
+- `comparison`: one sub-question per compared entity ("In what year was X born?"), each
+                answered with that entity's value; the write call compares (answer: the winner).
+
+Their `calls` are one conversation per model call (`evals.trajectory`); the prompts are
+passed in (`planner.prompts` satisfies `PlanPrompts`).
+
 A demo is kept only when it is evidence-backed: every tool call succeeded, each supporting
 article's evidence is on its fetched page, and it is a success by `evals.scoring.is_success`
 (the cited sentence states the gold answer and names the question's subject).
@@ -37,9 +50,12 @@ from urllib.parse import unquote, urlsplit
 from evals.corpus import article_url
 from evals.facts import display_name
 from evals.scoring import is_success, score_record
+from evals.synth import LINK_PHRASES
+from evals.trajectory import linearize, link_calls
 from tools.evidence import contains, split_sentences
 
-__all__ = ["ENGINE_NAME", "DemoToolbox", "build_demo", "build_demos", "compact_json", "engine_version", "write_jsonl"]
+__all__ = ["ENGINE_NAME", "DemoToolbox", "PlanPrompts", "build_demo", "build_demos", "build_plan_demo", "compact_json",
+           "demo_plan", "engine_version", "write_jsonl"]
 
 ENGINE_NAME = "deepstar-demo"
 MAX_QUOTE_CHARS = 120  # the decoding grammar bounds strings (reasoner.protocol.MAX_STRING_CHARS)
@@ -54,6 +70,22 @@ class DemoToolbox(Protocol):
     schemas: list[dict[str, Any]]
 
     async def call(self, name: str, arguments: dict[str, Any] | None) -> Any: ...
+
+
+class PlanPrompts(Protocol):
+    """The prompts a plan-mode demo renders (`planner.prompts`; evals cannot import planner)."""
+
+    PLAN_SYSTEM: str  # with {k}
+    WRITE_SYSTEM: str
+    ANSWER_TOOL: dict[str, Any]
+
+    def branch_system(self, exemplars: str | None = None) -> str: ...
+
+    def branch_user(self, question: str, subquestion: str, hint: str | None = None) -> str: ...
+
+    def plan_user(self, question: str) -> str: ...
+
+    def final_answer_user(self, question: str, notes: list[dict[str, Any]]) -> str: ...
 
 
 class _Drop(Exception):
@@ -263,9 +295,17 @@ async def build_demo(
         "plan": [{"id": "q0", "text": question, "status": "done", "parent": None}],
         "final_answer": final_answer, "citations": citations,
     }
+    return _scored(record, task, conv.snapshots, reason, turns=sum(1 for m in conv.messages if m["role"] == "assistant"),
+                   tool_calls=conv.calls, started=started, t0=t0, opened_by_url=script.opened_by_url)
+
+
+def _scored(record: dict[str, Any], task: Mapping, snapshots: dict[str, str], reason: str | None, *, turns: int,
+            tool_calls: int, started: str, t0: float, opened_by_url: list[str]) -> dict[str, Any]:
+    """`record` scored on its own pages, kept (`success`) or not (`filter_reason`), with the
+    fields every demonstration record carries."""
     reward = score_record({**record, "kind": task.get("kind"), "options": task.get("options"),
-                           "evidence": task.get("evidence")}, conv.snapshots)
-    for citation in citations:
+                           "evidence": task.get("evidence")}, snapshots)
+    for citation in record["citations"]:
         citation["supported"] = reward["citation_support"] == 1.0
     success = reason is None and is_success(reward)
     if reason is None and not success:
@@ -275,11 +315,9 @@ async def build_demo(
         "reward": reward, "success": success, "filter_reason": reason, "rationalized": False, "iteration": 0,
         "source": "demonstration", "model": None, "sampling": None,
         "engine": {"name": ENGINE_NAME, "version": engine_version()},
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0,
-                  "turns": sum(1 for m in conv.messages if m["role"] == "assistant"), "tool_calls": conv.calls},
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "turns": turns, "tool_calls": tool_calls},
         "started_at": started, "finished_at": _now(), "latency_s": round(time.perf_counter() - t0, 4),
-        "error": None, "snapshots": dict(conv.snapshots),
-        "demo": {"kind": task.get("kind"), "opened_by_url": script.opened_by_url},
+        "error": None, "snapshots": dict(snapshots), "demo": {"kind": task.get("kind"), "opened_by_url": opened_by_url},
     })
     return record
 
@@ -288,19 +326,26 @@ async def build_demos(
     tasks: Iterable[Mapping],
     toolbox: DemoToolbox,
     *,
-    system: str,
-    answer_tool: dict,
-    user_text: Callable[[str], str],
+    system: str = "",
+    answer_tool: dict | None = None,
+    user_text: Callable[[str], str] | None = None,
     site_url: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    build: Callable[[Mapping, DemoToolbox], Any] | None = None,
 ) -> tuple[list[dict], Counter[str]]:
     """(kept demos, drop reasons counted). Tasks run one after another (the tools are local
-    and fast; one at a time keeps each demo's page snapshots its own)."""
+    and fast; one at a time keeps each demo's page snapshots its own). `build(task, toolbox)`:
+    another builder (e.g. `build_plan_demo` with its prompts) instead of `build_demo`."""
     tasks = list(tasks)
     kept, dropped = [], Counter()
     for i, task in enumerate(tasks, 1):
-        record = await build_demo(task, toolbox, system=system, answer_tool=answer_tool,
-                                  user_text=user_text, site_url=site_url)
+        if build is not None:
+            record = await build(task, toolbox)
+        else:
+            if answer_tool is None or user_text is None:
+                raise TypeError("build_demos needs answer_tool and user_text (or build=)")
+            record = await build_demo(task, toolbox, system=system, answer_tool=answer_tool,
+                                      user_text=user_text, site_url=site_url)
         if record["success"]:
             kept.append(record)
         else:
@@ -322,3 +367,170 @@ def write_jsonl(records: Iterable[Mapping], path: str | Path) -> Path:
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path
+
+
+# --- plan-mode demonstrations ------------------------------------------------------------------
+# a comparison's per-entity sub-question, by the task's relation (else "What is the <relation> of X?")
+_COMPARE_ASKS = {
+    "born_earlier": "In what year was {x} born?", "born_later": "In what year was {x} born?",
+    "died_earlier": "In what year did {x} die?", "lived_longer": "How long did {x} live?",
+    "work_older": "In what year was {x} made?", "office_earlier": "When did {x} take office?",
+    "higher_atomic_number": "What is the atomic number of {x}?", "larger_population": "What is the population of {x}?",
+    "longer": "How long is {x}?", "taller": "How tall is {x}?", "larger_area": "What is the area of {x}?",
+    "higher_elevation": "What is the elevation of {x}?",
+}
+
+
+def _link_phrase(task: Mapping) -> str | None:
+    """The words of a bridge question that name B through A ("the country where Antwerp is
+    located"), found by the synthesizer's link phrase of the task's relation."""
+    template = LINK_PHRASES.get(str(task.get("relation", "")).split(">")[0])
+    if template is None:
+        return None
+    titles = list(task.get("supporting_titles") or [])
+    if not titles:
+        return None
+    # A as the question names it: "Jaws", "the Volga", "Jaws (1975 film)"
+    a = rf"(?:the )?{re.escape(display_name(titles[0]))}(?: \([^()]*\))?"
+    parts = re.split(r"\{(\w+)\}", template)  # literal, field, literal, field, ...
+    pattern = "".join(re.escape(p) if i % 2 == 0 else (a if p == "a" else r"[\w' -]+?")
+                      for i, p in enumerate(parts))
+    found = re.search(pattern, task["question"], re.IGNORECASE)
+    return found.group(0) if found else None
+
+
+def demo_plan(task: Mapping) -> list[str]:
+    """The plan a demonstration teaches for `task` (see the module docstring)."""
+    question, kind = task["question"], task.get("kind")
+    if kind == "bridge":
+        phrase = _link_phrase(task)
+        if phrase is None:
+            raise _Drop("the bridge question has no link phrase to split at")
+        hop2 = question.replace(phrase, "{q0}")
+        return [f"What is {phrase[:1].lower() + phrase[1:]}?", hop2[:1].upper() + hop2[1:]]
+    if kind == "comparison":
+        ask = _COMPARE_ASKS.get(str(task.get("relation")), "What is the " + str(task.get("relation")).replace("_", " ")
+                                + " of {x}?")
+        return [ask.format(x=option) for option in task.get("options") or []]
+    return [question]
+
+
+def _assistant_calls(conv: _Conversation, node: str, branch: str) -> list[dict[str, Any]]:
+    """One call per assistant turn of a branch: the conversation up to and with that turn."""
+    return [{"node": node, "branch": branch, "messages": [dict(m) for m in conv.messages[:i + 1]],
+             "tools": None, "trainable": True, "error": None, "started_at": None, "finished_at": None, "attempt": 1}
+            for i, m in enumerate(conv.messages) if m["role"] == "assistant"]
+
+
+async def _hop(task: Mapping, script: _Script, title: str, query: str,
+               answers: Callable[[str], Sequence[str]]) -> tuple[str, str, str]:
+    """reach(title) → [find] → (answer, URL, page sentence stating it); `answers(page)`: what
+    the branch answers, from the page it opened."""
+    url, observation = await script.reach(title, query)
+    _check_evidence(script.conv, url, task, title)
+    page = script.conv.snapshots[url]
+    wanted = list(answers(page))
+    preferred = _evidence_texts(task, title)
+    await script.find_if_hidden(url, observation, wanted, " ".join(preferred))
+    snippet = _snippet(page, preferred, wanted)
+    if snippet is None:
+        raise _Drop(f"no sentence of {title!r} states {wanted[0]!r}")
+    return wanted[0], url, snippet
+
+
+async def _branch(task: Mapping, script: _Script, index: int, prior: Mapping[str, str]) -> tuple[str, str, str]:
+    """(answer, URL, snippet) of sub-question `index` of the task's demo plan; `prior`: the
+    answers of the sub-questions before it."""
+    kind, titles = task.get("kind"), list(task.get("supporting_titles") or [])
+    if kind == "bridge":
+        a_title, b_title = titles[0], task.get("bridge_title") or titles[-1]
+        if index == 0:  # A's page names B: B's name is the first hop's answer
+            def b_name(page: str) -> list[str]:
+                name = next((n for n in (display_name(b_title), b_title) if contains(page, n)), None)
+                if name is None:
+                    raise _Drop(f"the bridge entity {b_title!r} is not named on {a_title!r}'s page")
+                return [name]
+            return await _hop(task, script, a_title, _entity_query(task, a_title), b_name)
+        return await _hop(task, script, b_title, prior["q0"], lambda page: list(task["answers"]))
+    if kind == "comparison":
+        option, value = task["options"][index], str(task["values"][index])
+        return await _hop(task, script, titles[index], option, lambda page: [value])
+    return await _run_script(task, script)
+
+
+async def build_plan_demo(task: Mapping, toolbox: DemoToolbox, *, prompts: PlanPrompts, max_subquestions: int = 3,
+                          site_url: str | None = None) -> dict:
+    """One plan-mode demonstration record for `task` (kept or not: `success`, `filter_reason`):
+    a whole-graph trajectory whose `calls` are the plan call, every research turn and the
+    write call, as the planner graph makes them."""
+    site_url = site_url or getattr(getattr(toolbox, "search_provider", None), "base_url", None)
+    started, t0 = _now(), time.perf_counter()
+    question = task["question"]
+    answer_tool = prompts.ANSWER_TOOL
+    tools = [*toolbox.schemas, answer_tool]
+    calls: list[dict[str, Any]] = []
+    plan: list[dict[str, Any]] = []
+    transcripts: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    snapshots: dict[str, str] = {}
+    titles: dict[str, str] = {}
+    opened_by_url: list[str] = []
+    final_answer, reason = None, None
+    try:
+        texts = demo_plan(task)
+        if not texts or len(texts) > max_subquestions:
+            raise _Drop(f"the demo plan has {len(texts)} sub-questions (at most {max_subquestions})")
+        plan_messages = [{"role": "system", "content": prompts.PLAN_SYSTEM.format(k=max_subquestions)},
+                         {"role": "user", "content": prompts.plan_user(question)},
+                         {"role": "assistant", "content": compact_json({"subquestions": texts})}]
+        calls.append({"node": "plan", "branch": "plan", "messages": plan_messages, "tools": None, "trainable": True,
+                      "error": None, "started_at": None, "finished_at": None, "attempt": 1})
+        answers: dict[str, str] = {}
+        for i, template in enumerate(texts):
+            sid = f"q{i}"
+            text = re.sub(r"\{(q\d+)\}", lambda m: answers.get(m.group(1), m.group(0)), template)
+            conv = _Conversation(toolbox, prompts.branch_system(), prompts.branch_user(question, text))
+            script = _Script(task, conv, site_url)
+            answer, url, snippet = await _branch(task, script, i, answers)
+            arguments = {"answer": answer, "url": url}
+            if len(snippet) <= MAX_QUOTE_CHARS:
+                arguments["quote"] = snippet
+            conv.answer(arguments)
+            conv.messages.append({"role": "tool", "tool_call_id": f"call_{conv.calls - 1}", "content": "Answer recorded."})
+            branch_calls = _assistant_calls(conv, "research", sid)
+            for c in branch_calls:
+                c["tools"] = tools
+            calls += branch_calls
+            transcripts.append({"branch": sid, "messages": conv.messages})
+            answers[sid] = answer
+            snapshots.update(conv.snapshots)
+            titles.update(conv.titles)
+            opened_by_url += script.opened_by_url
+            notes.append({"branch": sid, "subquestion": text, "answer": answer, "url": url, "snippet": snippet,
+                          "title": conv.titles.get(url, "")})
+            plan.append({"id": sid, "text": text, "template": template, "status": "done", "parent": None, "round": 0,
+                         "depends_on": re.findall(r"\{(q\d+)\}", template), "answer": answer})
+        final_answer = task["answers"][0]
+        if len(texts) > 1:  # the writer composes (a comparison: compares) from the notes
+            calls.append({"node": "write", "branch": "write", "tools": None, "trainable": True, "error": None,
+                          "started_at": None, "finished_at": None, "attempt": 1, "messages": [
+                              {"role": "system", "content": prompts.WRITE_SYSTEM},
+                              {"role": "user", "content": prompts.final_answer_user(question, notes)},
+                              {"role": "assistant", "content": compact_json({"answer": final_answer})}]})
+    except _Drop as exc:
+        reason = str(exc)
+    citations: list[dict[str, Any]] = []
+    for note in notes:  # one per (page, sentence), as the writer cites
+        if not any(c["url"] == note["url"] and c["snippet"] == note["snippet"] for c in citations):
+            citations.append({"n": len(citations) + 1, "url": note["url"], "title": note["title"],
+                              "snippet": note["snippet"], "claim": note["answer"]})
+    record: dict[str, Any] = {
+        "id": f"plandemo-{task['id']}", "question_id": task["id"], "dataset": task.get("dataset", "synth"),
+        "split": task.get("split"), "kind": task.get("kind"), "question": question,
+        "gold_answers": list(task["answers"]), "mode": "plan",
+        "messages": linearize(question, transcripts), "tools": tools, "plan": plan, "plan_source": "model",
+        "plan_error": None, "calls": link_calls(calls, plan), "final_answer": final_answer, "citations": citations,
+    }
+    return _scored(record, task, snapshots, reason, turns=len(calls),
+                   tool_calls=sum(1 for c in calls if c["node"] == "research") - len(plan), started=started, t0=t0,
+                   opened_by_url=opened_by_url)

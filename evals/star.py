@@ -20,7 +20,10 @@ Schedule of one `deepstar star` run (every stage writes its artifacts, then a ma
                              flagged `rationalized`, unless a tool call wrote the answer
                              before any observation showed it (the hint smuggled in)
              4. dataset      rebuilt from scratch: seed demonstrations + this iteration's
-                             kept + rationalized, de-duplicated (never accumulated)
+                             kept + rationalized, de-duplicated (never accumulated); a
+                             plan-mode run gives every model call of its graph (the plan
+                             call, one conversation per research branch, reflect, write:
+                             `evals.trajectory.training_rows`), a react run its one conversation
              5. train        a fresh LoRA on the frozen base (never continued from M(i-1)),
                              steps = base_steps * growth^(i-1)
              6. load         hot-load the adapter into the running vLLM server under its
@@ -49,8 +52,8 @@ from typing import Any
 from evals.errors import StarError, check_failures
 from evals.harness import load_results, run_eval
 from evals.scoring import is_success, normalize_answer, score_record
+from evals.trajectory import calls_of, strip_message, training_rows
 from reasoner.errors import ReasonerError
-from reasoner.protocol import strip_hint
 from reasoner.stats import paired_difference
 from tools.evidence import contains
 
@@ -61,6 +64,7 @@ __all__ = [
     "direct_records",
     "exemplar_text",
     "hint_smuggled",
+    "is_plan_run",
     "passes_filter",
     "rebuild_dataset",
     "steps_for",
@@ -93,7 +97,7 @@ class StarConfig:
     concurrency: int = _help("research runs at once", 8)
     seed: int = _help("seed of sampling, training and task sampling", 0)
     fewshot_examples: int = _help("exemplar trajectories in the prompt for start/baseline 'fewshot'", 2)
-    mode: str = _help("research mode of rollouts and evals", "react")
+    mode: str = _help("research mode of rollouts and evals: 'react', or 'plan' (every model call of the graph is trained on)", "react")
     run_name: str = _help("prefix of the served adapter names", "star")
 
     def __post_init__(self) -> None:
@@ -109,6 +113,8 @@ class StarConfig:
             raise ValueError(f"step_growth must be >= 1 (the paper uses 1.2), got {self.step_growth}")
         if self.noise_seeds < 1:
             raise ValueError("noise_seeds must be at least 1")
+        if self.mode not in ("react", "plan"):
+            raise ValueError(f"mode must be 'react' or 'plan', got {self.mode!r}")
 
 
 # What the loop runs, injected by the caller (the CLI passes the research agent).
@@ -180,11 +186,17 @@ def _arguments_text(call: Mapping[str, Any]) -> str:
 def hint_smuggled(record: Mapping[str, Any], answers: Sequence[str]) -> bool:
     """Whether a tool call's arguments hold a gold answer that no earlier observation of this run
     showed (and the question does not contain): the model copied it from the hint, so training on
-    it would teach answering from nowhere."""
+    it would teach answering from nowhere. A whole-graph record is checked call by call: each
+    model call's conversation on its own observations."""
     question = record.get("question") or ""
     answers = [a for a in answers if normalize_answer(a) and not contains(question, a)]
+    conversations = [record.get("messages") or [], *(c.get("messages") or [] for c in calls_of(record))]
+    return any(_smuggled(messages, answers) for messages in conversations)
+
+
+def _smuggled(messages: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> bool:
     seen = ""
-    for m in record.get("messages") or []:
+    for m in messages:
         if m.get("role") == "tool":
             seen += " " + (m.get("content") or "")
         for call in m.get("tool_calls") or []:
@@ -195,14 +207,12 @@ def hint_smuggled(record: Mapping[str, Any], answers: Sequence[str]) -> bool:
 
 
 def strip_hints(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with any rationalization hint removed from its user turns."""
+    """The record with any rationalization hint removed from its user turns (every call's too)."""
     out = dict(record)
-    messages = []
-    for m in record.get("messages") or []:
-        if m.get("role") == "user" and isinstance(m.get("content"), str):
-            m = {**m, "content": strip_hint(m["content"])}
-        messages.append(m)
-    out["messages"] = messages
+    out["messages"] = [strip_message(m) for m in record.get("messages") or []]
+    if calls_of(record):
+        out["calls"] = [{**c, "messages": [strip_message(m) for m in c.get("messages") or []]}
+                        for c in calls_of(record)]
     return out
 
 
@@ -216,28 +226,50 @@ def _plain_system(record: dict[str, Any], system: str | None) -> dict[str, Any]:
     return {**record, "messages": messages}
 
 
-def _dedup_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
+def _dedup_key(record: Mapping[str, Any]) -> tuple[str, ...]:
     calls = [(c["function"]["name"], c["function"]["arguments"])
              for m in record.get("messages") or [] for c in m.get("tool_calls") or []]
     return (normalize_answer(record.get("question", "")), normalize_answer(record.get("final_answer", "")),
             hashlib.sha1(json.dumps(calls).encode()).hexdigest())
 
 
+def is_plan_run(record: Mapping[str, Any]) -> bool:
+    """A whole-graph (plan-mode) record: its calls include the plan call."""
+    return any(c.get("node") == "plan" for c in calls_of(record))
+
+
+def _rows(record: dict[str, Any], system: str | None) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """(dedup key, training row) of one record: a react run's one conversation, or every model
+    call of a plan-mode run (only research branches get the plain system prompt: the plan and
+    write calls have their own)."""
+    base = {"id": record.get("id"), "question": record.get("question"), "final_answer": record.get("final_answer")}
+    if not is_plan_run(record):
+        rec = _plain_system(record, system)
+        return [(_dedup_key(rec), {**base, "messages": rec["messages"], "tools": rec.get("tools") or []})]
+    out = []
+    for row in training_rows(record):
+        if row["node"] == "research":
+            row = _plain_system(row, system)
+        digest = hashlib.sha1(json.dumps(row["messages"], sort_keys=True).encode()).hexdigest()
+        key = (normalize_answer(record.get("question", "")), row["node"], row["branch"], digest)
+        out.append((key, {**base, "id": f"{record.get('id')}:{row['call_id']}", "node": row["node"],
+                          "branch": row["branch"], "messages": row["messages"], "tools": row["tools"]}))
+    return out
+
+
 def rebuild_dataset(seed_demos: Sequence[dict], kept: Sequence[dict], rationalized: Sequence[dict], *,
                     system: str | None = None) -> list[dict[str, Any]]:
     """This iteration's training set, built from scratch: demonstrations + kept + rationalized,
-    hints stripped, exemplars removed, duplicates (same question, answer and tool calls) dropped."""
+    hints stripped, exemplars removed, duplicates (same question, answer and tool calls; for a
+    plan-mode call: same node and conversation) dropped."""
     out, seen = [], set()
     for source, records in (("demonstration", seed_demos), ("rollout", kept), ("rationalized", rationalized)):
         for record in records:
-            rec = _plain_system(strip_hints(dict(record)), system)
-            key = _dedup_key(rec)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append({"id": rec.get("id"), "question": rec.get("question"), "final_answer": rec.get("final_answer"),
-                        "messages": rec["messages"], "tools": rec.get("tools") or [], "origin": source,
-                        "rationalized": source == "rationalized"})
+            for key, row in _rows(strip_hints(dict(record)), system):
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append({**row, "origin": source, "rationalized": source == "rationalized"})
     return out
 
 

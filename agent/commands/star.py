@@ -96,6 +96,8 @@ def star(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="research runs at once"),
     seed: int = typer.Option(0, "--seed", help="seed of sampling, training and task choice"),
     max_steps: int = typer.Option(10, "--max-steps", min=1, help="model calls per research run"),
+    mode: str = typer.Option("react", "--mode", help="react (one research loop) | plan (the whole planner graph: "
+                             "every model call of a successful run is trained on, the plan call included)"),
     lr: float = typer.Option(2e-4, "--lr", help="learning rate"),
     run_name: str = typer.Option("star", "--run-name", help="prefix of the adapter names served for this run"),
     patience: int = typer.Option(1, "--patience", min=1, help="iterations without a dev EM gain before stopping early"),
@@ -113,6 +115,8 @@ def star(
     """Self-taught research: roll out, filter, rationalize, retrain from the base, serve again."""
     from evals.star import StarConfig, seed_result
 
+    if mode not in ("react", "plan"):
+        raise typer.BadParameter(f"{mode!r}: use react or plan", param_hint="--mode")
     if baseline not in (None, "fewshot", "seed", "direct"):
         raise typer.BadParameter(f"{baseline!r}: use fewshot, seed or direct", param_hint="--baseline")
     if baseline == "seed":
@@ -120,10 +124,10 @@ def star(
     scfg = StarConfig(out_dir=str(out), iterations=iterations, start=start, samples_per_task=samples,
                       temperature=temperature, train_sample=train_sample, base_steps=base_steps,
                       seed_steps=seed_steps, noise_seeds=noise_seeds, concurrency=concurrency, seed=seed,
-                      run_name=run_name, patience=patience)
+                      run_name=run_name, patience=patience, mode=mode)
     if base_model is not None:
         _check_checkpoint(base_model)
-    cfg = build_config(config, home=home, mode="react", max_steps=max_steps, max_concurrency=max(16, concurrency),
+    cfg = build_config(config, home=home, mode=mode, max_steps=max_steps, max_concurrency=max(16, concurrency),
                        server_model_path=base_model)
     refuse_other_endpoint(cfg)
     train_tasks = _tasks(train, "train", train_limit, seed)
@@ -184,9 +188,10 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
     from agent.api import ResearchAgent
     from agent.runtime import ensure_embedded_server, make_client
     from agent.web import open_web
-    from evals.demos import build_demos
+    from evals.demos import build_demos, build_plan_demo
     from evals.errors import StarError
     from evals.star import StarDeps, StarLoop, direct_records, write_report
+    from planner import prompts
     from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
     from reasoner.adapters import check_adapter
     from reasoner.errors import EndpointError
@@ -217,8 +222,12 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         chosen = _balanced(pool, n_demos, scfg.seed + 1)
         log(f"building {len(chosen)} seed demonstrations with the real tools")
         async with open_web(cfg) as toolbox:
-            demos, dropped = await build_demos(chosen, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
-                                               user_text=react_user)
+            if scfg.mode == "plan":  # whole-graph demonstrations: plan call, branches, write call
+                demos, dropped = await build_demos(chosen, toolbox, build=lambda task, box: build_plan_demo(
+                    task, box, prompts=prompts, max_subquestions=cfg.max_subquestions))
+            else:
+                demos, dropped = await build_demos(chosen, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
+                                                   user_text=react_user)
         demo_file.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in demos), encoding="utf-8")
         log(f"kept {len(demos)} demonstrations ({dict(dropped)} dropped)")
     all_train = train_tasks

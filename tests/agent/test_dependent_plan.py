@@ -101,10 +101,17 @@ def test_export_calls_is_one_conversation_per_model_call_loadable_and_renderable
     ds = datasets.load_dataset("json", data_files=str(out), split="train")
     assert ds.num_rows == len(rows) and set(ds.column_names) >= {"run_id", "call_id", "node", "branch", "parent",
                                                                  "messages", "tools"}
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from reasoner.prepare import chat_template
     from reasoner.protocol import render_prompt
 
-    for row in rows:  # the template training renders takes every conversation
-        text = render_prompt(row["messages"], row["tools"] or None, add_generation_prompt=False)
+    for row in ds:  # as loaded: transformers' (TRL's) chat-template rendering takes every conversation
+        tools = row["tools"] or None
+        rendered = render_jinja_template([row["messages"]], tools=tools, chat_template=chat_template(),
+                                         add_generation_prompt=False, bos_token="<bos>")
+        text = rendered[0][0] if isinstance(rendered, tuple) else rendered
+        assert text == render_prompt(row["messages"], tools, add_generation_prompt=False)  # what training renders
         assert text.rstrip().endswith("<end_of_turn>")
     # the flat formats are still there, one row per run
     flat = write_export([record], "openai", tmp_path / "flat.jsonl")

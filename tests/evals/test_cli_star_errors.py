@@ -38,3 +38,12 @@ def test_human_questions_that_are_also_training_tasks_are_refused(tmp_path):
                     "--final-test", home=tmp_path / "home", timeout=120)
     assert proc.returncode == 2 and "--test FILE" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "home" / "server.json").exists()
+
+
+def test_an_unknown_mode_is_refused_before_anything_starts(tmp_path):
+    tasks = _tasks(tmp_path / "tasks.jsonl", [{"id": "t0", "question": "Q?", "answers": ["a"], "split": "train"},
+                                              {"id": "d0", "question": "D?", "answers": ["a"], "split": "dev"}])
+    proc = deepstar("star", "--train", str(tasks), "--dev", str(tasks), "--out", str(tmp_path / "star"),
+                    "--mode", "auto", home=tmp_path / "home", timeout=120)
+    assert proc.returncode == 2 and "use react or plan" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "home" / "server.json").exists()

@@ -82,3 +82,50 @@ async def test_every_served_prompt_is_the_prefix_training_builds(tokenizer):
             assert all(t == IGNORE_INDEX for t in taught)
         else:
             assert taught == generated
+
+
+# --- plan mode: every model call of the graph --------------------------------------------------------
+ANTWERP, BELGIUM = "http://site/wiki/Antwerp", "http://site/wiki/Belgium"
+PLAN_COMPLETIONS = [  # in call order: the plan has a dependency, so the calls are sequential
+    '{"subquestions":["Which country is Antwerp located in?","On which continent is {q0}?"]}',
+    '{"name":"search","arguments":{"query":"Antwerp"}}',
+    f'{{"name":"open","arguments":{{"url":"{ANTWERP}"}}}}',
+    f'{{"name":"answer","arguments":{{"answer":"Belgium","url":"{ANTWERP}"}}}}',
+    '{"name":"search","arguments":{"query":"Belgium"}}',
+    f'{{"name":"open","arguments":{{"url":"{BELGIUM}"}}}}',
+    f'{{"name":"answer","arguments":{{"answer":"Europe","url":"{BELGIUM}"}}}}',
+    '{"answer":"Europe"}',
+]
+
+
+async def test_every_served_plan_mode_prompt_is_the_prefix_training_builds(tokenizer, tmp_path):
+    from agent import AgentConfig, ResearchAgent
+    from evals.trajectory import training_rows
+
+    sent: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": "x", "model": "m", "choices": [
+            {"index": 0, "text": PLAN_COMPLETIONS[len(sent) - 1], "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://fake/v1")
+    client = ReasonerClient("http://fake/v1", protocol="deepstar", model="m", http_client=http)
+    toolbox = FakeToolbox({ANTWERP: "Antwerp is a city in Belgium.", BELGIUM: "Belgium is a country in Europe."})
+    agent = ResearchAgent(AgentConfig(home=tmp_path, mode="plan", max_reflect_rounds=0, seed=None),
+                          client=client, toolbox=toolbox)
+    result = await agent.research("On which continent is the country where Antwerp is located?")
+    await http.aclose()
+    record = result.record
+    assert result.answer == "Europe" and len(sent) == len(PLAN_COMPLETIONS) == len(record["calls"])
+    rows = training_rows(record)
+    assert [r["node"] for r in rows] == ["plan", "research", "research", "write"]
+    for turn, (body, c) in enumerate(zip(sent, record["calls"], strict=True)):
+        row = next(r for r in rows if (r["node"], r["branch"]) == (c["node"], c["branch"]))
+        ids, labels = encode_conversation(tokenizer, row["messages"], row["tools"] or None)
+        served = tokenizer(body["prompt"], add_special_tokens=False)["input_ids"]
+        assert ids[:len(served)] == served, f"call {turn} ({c['node']}/{c['branch']}): not the prefix training builds"
+        generated = tokenizer(PLAN_COMPLETIONS[turn], add_special_tokens=False)["input_ids"]
+        assert ids[len(served):len(served) + len(generated)] == generated, f"call {turn}: the completion differs"
+        assert labels[len(served):len(served) + len(generated)] == generated, f"call {turn}: not taught"
