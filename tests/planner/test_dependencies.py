@@ -184,3 +184,16 @@ def test_the_total_step_budget_holds_across_dependent_waves():
         state, client, *_ = run(["Which country is Antwerp located in?", "On which continent is {q0}?"],
                                 max_steps=max_steps)
         assert len(client.seen) <= max_steps
+
+
+def test_a_comparison_plans_one_branch_per_entity_and_the_writer_compares_from_the_notes():
+    plan = ["Which country is Antwerp located in?", "Which river flows through Antwerp?"]
+    state, client, *_ = run(plan)
+    assert [(s["text"], s["depends_on"], s["status"]) for s in state["subquestions"]] == [
+        (plan[0], [], "done"), (plan[1], [], "done")]
+    write = [s for s in client.seen if (s.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+             .get("answer") and not s.get("tools")]
+    assert len(write) == 1  # one compose call, shown both findings
+    findings = write[0]["messages"][1]["content"]
+    assert f"{plan[0]} -> Belgium" in findings and f"{plan[1]} -> Scheldt" in findings
+    assert state["answer"] == "Europe"  # what the writer composed, not the last note's answer
