@@ -115,6 +115,7 @@ class ResearchAgent:
         self._default_model: str | None = None  # what a run asks for when neither it nor the config names a model
         self._engine: dict[str, Any] = {"name": "unknown", "version": None}
         self._depth = 0
+        self._embedded = False  # the client talks to the embedded server (the bundled model)
 
     # --- resources ---------------------------------------------------------------------
     async def __aenter__(self) -> ResearchAgent:
@@ -146,6 +147,7 @@ class ResearchAgent:
                     self._base = state.model
                 default = choice.name if choice else (self._base if embedded else None)
                 self._default_model = default
+                self._embedded = embedded
                 client = make_client(cfg, base_url, embedded=embedded, model=cfg.model or default)
                 stack.push_async_callback(client.aclose)
                 self._client = client
@@ -215,7 +217,16 @@ class ResearchAgent:
             temperature=sampling.get("temperature", cfg.temperature), top_p=sampling.get("top_p", cfg.top_p),
             seed=(sampling.get("seed", cfg.seed) if getattr(self._client, "per_request_seed", True) else None),
             max_tokens_per_call=cfg.max_tokens_per_call,
-            exemplars=sampling.get("exemplars"))
+            exemplars=sampling.get("exemplars"), report=self._report_style(), max_report_tokens=cfg.max_report_tokens)
+
+    def _report_style(self) -> str:
+        """'auto': a composed report only from an endpoint with native tool calling that is not
+        the bundled model (whose report stays extractive: it would invent prose)."""
+        if self.config.report != "auto":
+            return self.config.report
+        native = getattr(self._client, "protocol", None) == "native"
+        return "composed" if native and not self._embedded and self._model_info.get("base") != BUNDLED_NAME \
+            else "extractive"
 
     async def research(self, question: str, *, task: dict[str, Any] | None = None, hint: str | None = None,
                        mode: str | None = None, model: str | None = None, iteration: int | None = None,

@@ -23,6 +23,7 @@ Web = Literal["wiki", "searxng", "ddgs"]
 Mode = Literal["auto", "plan", "react"]
 Protocol = Literal["auto", "deepstar", "native"]
 Dtype = Literal["auto", "bf16", "fp32"]
+Report = Literal["auto", "extractive", "composed"]
 
 
 class ConfigError(ValueError):
@@ -92,6 +93,8 @@ class AgentConfig:
     max_total_tokens: int = _help("prompt + completion tokens per run", 200_000)
     max_wall_clock_s: float = _help("wall-clock budget of one run", 1800.0)
     max_invalid_outputs: int = _help("invalid model outputs in a row before the run ends with an error", 3)
+    report: Report = _help("'composed' (the model writes a summary and a section per sub-question from the run's sources, every sentence checked), 'extractive' (answer, findings with their page sentences, sources), or 'auto': composed for an endpoint with native tool calling (--base-url), extractive for the bundled model", "auto")
+    max_report_tokens: int = _help("completion tokens of the call that composes the report", 1024)
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()
@@ -99,8 +102,8 @@ class AgentConfig:
             if getattr(self, name) is not None:
                 setattr(self, name, Path(getattr(self, name)).expanduser())
         for name in ("max_steps", "max_subquestions", "max_plan_depth", "max_plan_width", "max_tool_calls_per_branch",
-                     "max_tokens_per_call",
-                     "max_concurrency", "max_invalid_outputs", "search_results", "observation_tokens"):
+                     "max_tokens_per_call", "max_concurrency", "max_invalid_outputs", "search_results",
+                     "observation_tokens", "max_report_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("server_port", "wiki_port"):

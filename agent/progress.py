@@ -88,7 +88,9 @@ class RunProgress:
         elif isinstance(event, DraftEvent):
             self._line(f"draft answer: {event.answer!r}")
         elif isinstance(event, VerifyEvent):
-            self._line(f"citation support {event.citation_support:.2f} over {len(event.citations)} citations")
+            cited = [s for s in event.statements if s.get("cites") or s.get("rejected")]
+            self._line(f"citation support {event.citation_support:.2f} over {len(event.citations)} citations; "
+                       f"{sum(bool(s.get('supported')) for s in cited)} of {len(cited)} cited sentences supported")
         if self._live is not None:
             self._live.update(self._render())
 

@@ -112,6 +112,10 @@ def build_record(*, run_id: str, state: dict[str, Any], task: dict[str, Any] | N
         "final_answer": state.get("answer", ""),
         "report": state.get("report", ""),
         "citations": citations,
+        # the report's claims and their citations, as verify checked them (re-checked by the scorer)
+        "statements": [{k: s.get(k) for k in ("kind", "text", "cites", "rejected", "claims", "subject", "quote",
+                                              "answer_bearing", "supported", "problem")}
+                       for s in state.get("statements", [])],
         "mode": state.get("mode"),
         "truncated": bool(state.get("truncated")),
         "stop_reason": state.get("stop_reason"),

@@ -10,6 +10,10 @@ is recorded with its error (and zero scores); when more than a small share of th
 
 Success, per task, is `evals.scoring.is_success`: EM = 1, the format is ok, every citation
 is supported by a sentence of a page the run fetched, and a cited sentence states the answer.
+
+Citation precision and recall (`evals.scoring.citation_metrics`, DeepResearch Bench's FACT)
+are pooled over the tasks of a group: supported cited statements of all its reports / all
+their cited statements, and likewise for recall; a group with nothing to count shows None.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from evals.errors import check_failures
-from evals.scoring import is_success, score_record
+from evals.scoring import citation_metrics, is_success, score_record
 
 __all__ = ["METRICS", "compare", "load_results", "print_summary", "result_paths", "run_eval", "summarize"]
 
 Run = Callable[[dict], Awaitable[Mapping]]
-METRICS = ("em", "f1", "citation_support", "format_ok", "success_rate", "tokens_mean", "latency_p50", "latency_p95")
+METRICS = ("em", "f1", "citation_support", "citation_precision", "citation_recall", "format_ok", "success_rate",
+           "tokens_mean", "latency_p50", "latency_p95")
+_COUNTS = ("cited", "cited_supported", "answer_claims", "answer_claims_cited")  # what the two are ratios of
 
 
 def result_paths(out: str | Path) -> tuple[Path, Path]:
@@ -63,11 +69,13 @@ def _result_line(task: Mapping, record: Mapping | None, error: str | None, laten
     if record is None:
         scores = {"em": 0.0, "f1": 0.0, "citation_support": 0.0, "format_ok": False, "answer_supported": False}
         usage, prediction, trajectory_id = {}, None, None
+        counts: dict[str, Any] = {k: 0 for k in _COUNTS}
     else:
         # the agent does not know the gold (nor a comparison's facts); score against the task's
         scored = {**record, "gold_answers": gold, "kind": task.get("kind") or record.get("kind"),
                   "options": task.get("options"), "evidence": task.get("evidence")}
         scores = score_record(scored, record.get("snapshots") or {})
+        counts = {k: v for k, v in citation_metrics(scored, record.get("snapshots") or {}).items() if k in _COUNTS}
         usage = record.get("usage") or {}
         prediction, trajectory_id = record.get("final_answer"), record.get("id")
         error = error or record.get("error")
@@ -76,11 +84,17 @@ def _result_line(task: Mapping, record: Mapping | None, error: str | None, laten
         "task_id": str(task["id"]), "kind": task.get("kind") or "unknown", "question": task.get("question"),
         "prediction": prediction, "gold": gold,
         "em": scores["em"], "f1": scores["f1"], "citation_support": scores["citation_support"],
+        "citation_precision": _ratio(counts["cited_supported"], counts["cited"]),
+        "citation_recall": _ratio(counts["answer_claims_cited"], counts["answer_claims"]), **counts,
         "format_ok": bool(scores["format_ok"]),
         "success": is_success(scores),
         "tokens": int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0),
         "latency_s": round(latency_s, 4), "error": error, "trajectory_id": trajectory_id,
     }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -99,9 +113,14 @@ def _metrics(rows: Sequence[Mapping]) -> dict[str, Any]:
     def mean(key: str) -> float | None:
         return sum(float(r[key]) for r in rows) / n if n else None
 
+    def pooled(part: str, whole: str) -> float | None:  # rows written before these counts existed add 0
+        return _ratio(sum(int(r.get(part) or 0) for r in rows), sum(int(r.get(whole) or 0) for r in rows))
+
     latencies = [float(r["latency_s"]) for r in rows]
     return {
         "n": n, "em": mean("em"), "f1": mean("f1"), "citation_support": mean("citation_support"),
+        "citation_precision": pooled("cited_supported", "cited"),
+        "citation_recall": pooled("answer_claims_cited", "answer_claims"),
         "format_ok": mean("format_ok"), "success_rate": mean("success"),
         "tokens_total": sum(int(r["tokens"]) for r in rows), "tokens_mean": mean("tokens"),
         "latency_p50": _percentile(latencies, 0.5), "latency_p95": _percentile(latencies, 0.95),

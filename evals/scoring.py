@@ -8,6 +8,14 @@ a sentence of the page this run fetched states its claim and names the question'
 states the final answer or the gold alias it matched; a comparison also needs both
 compared facts on pages the run opened.
 
+Citation precision and recall (`citation_metrics`), as DeepResearch Bench's FACT measures
+them, over the report's statements (`planner.report`; each sentence that carries a claim,
+with its citations): precision = cited statements supported by a page they cite (this
+run's snapshot, `tools.evidence.statement_evidence`) / all cited statements, a citation
+rejected as no page of this run counting as cited and unsupported; recall = answer-bearing
+statements (they state the final answer or a finding's) that cite a source of the run /
+all answer-bearing statements. They are computed for any model, over the same record.
+
 `is_success` is the one definition of success (the harness, the stored record, the
 demonstrations and the STaR filter use it): the answer is right (EM, or token F1 at or
 above a threshold for an answer of the expected type), the format is valid, every citation
@@ -20,10 +28,17 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from tools.evidence import contains, content_words, find_evidence, split_sentences
+from tools.evidence import (
+    contains,
+    content_words,
+    find_evidence,
+    split_sentences,
+    statement_evidence,
+)
 from tools.evidence import normalize as normalize_answer
 
-__all__ = ["answer_supported", "answer_type_ok", "citation_support", "compared_facts_fetched", "exact_match",
+__all__ = ["answer_supported", "answer_type_ok", "citation_metrics", "citation_support", "compared_facts_fetched",
+           "exact_match",
            "expected_type", "f1", "format_ok", "is_success", "matched_alias", "normalize_answer", "score_record"]
 
 MAX_ANSWER_WORDS = 30
@@ -139,6 +154,27 @@ def citation_support(citations: Sequence[Mapping], snapshots: Mapping[str, str],
     return supported / len(citations)
 
 
+def citation_metrics(record: Mapping, snapshots: Mapping[str, str]) -> dict:
+    """FACT's citation precision and recall of one report (see the module docstring), with the
+    counts they are ratios of (so that a summary can pool them over tasks): {cited,
+    cited_supported, answer_claims, answer_claims_cited, citation_precision, citation_recall};
+    a ratio with nothing to count is None. Each statement is re-checked here against
+    `snapshots` (its recorded `supported` flag is not trusted)."""
+    url_of = {c.get("n"): c.get("url") for c in record.get("citations") or []}
+    cited = supported = claims = claims_cited = 0
+    for s in record.get("statements") or []:
+        cites = [n for n in s.get("cites") or [] if n in url_of]
+        if cites or s.get("cites") or s.get("rejected"):
+            cited += 1
+            supported += statement_evidence({**s, "cites": cites}, lambda n: _page(snapshots, url_of[n])).supported
+        if s.get("answer_bearing"):
+            claims += 1
+            claims_cited += bool(cites)
+    return {"cited": cited, "cited_supported": supported, "answer_claims": claims, "answer_claims_cited": claims_cited,
+            "citation_precision": supported / cited if cited else None,
+            "citation_recall": claims_cited / claims if claims else None}
+
+
 def matched_alias(prediction: str | None, gold: Iterable[str]) -> str | None:
     """The gold answer `prediction` matched: the exact one, else the one of best token F1."""
     gold = [g for g in gold if normalize_answer(g)]
@@ -176,8 +212,9 @@ def compared_facts_fetched(record: Mapping, snapshots: Mapping[str, str]) -> boo
 
 
 def score_record(record: Mapping, snapshots: Mapping[str, str]) -> dict:
-    """{em, f1, format_ok, citation_support, answer_supported, answer_type_ok, judge};
-    `judge` is filled by `evals.judge`. `snapshots`: the pages this run fetched (url -> text)."""
+    """{em, f1, format_ok, citation_support, citation_precision, citation_recall, answer_supported,
+    answer_type_ok, judge}; `judge` is filled by `evals.judge`. `snapshots`: the pages this run
+    fetched (url -> text)."""
     gold = record.get("gold_answers") or record.get("answers") or []
     prediction = record.get("final_answer")
     question = record.get("question") or ""
@@ -190,6 +227,7 @@ def score_record(record: Mapping, snapshots: Mapping[str, str]) -> dict:
         "format_ok": format_ok(record),
         "citation_support": citation_support(record.get("citations") or [], snapshots, question=question,
                                              answer=prediction),
+        **{k: v for k, v in citation_metrics(record, snapshots).items() if k.startswith("citation_")},
         "answer_supported": supported,
         "answer_type_ok": answer_type_ok(question, prediction, options=record.get("options") or ()),
         "judge": None,

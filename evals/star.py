@@ -740,28 +740,32 @@ def write_report(out_dir: str | Path) -> Path:
     if cfg.get("start") == "seed":
         lines += ["Iteration 0 is a LoRA on real-tool demonstrations (a departure from the paper's prompted "
                   "start, which the bundled 270M base model cannot bootstrap from); `fewshot` is the paper's start.", ""]
-    rows = []  # (name, dev EM, F1, citation support, train solve rate, dataset)
+    rows = []  # (name, dev EM, F1, citation support, precision, recall, train solve rate, dataset)
+
+    def cites(s: Mapping[str, Any]) -> tuple[Any, Any, Any]:  # (summaries written before FACT's two lack them)
+        return s["citation_support"], s.get("citation_precision"), s.get("citation_recall")
+
     for kind in ("fewshot", "direct"):
         b = baselines.get(kind)
         if b:
             s = b["dev"]["overall"]
-            rows.append((f"baseline: {kind}", s["em"], s["f1"], s["citation_support"], None, b.get("dataset_size")))
+            rows.append((f"baseline: {kind}", s["em"], s["f1"], *cites(s), None, b.get("dataset_size")))
     seed = metrics.get("seed")
     if seed:
         for e in seed["evals"]:
             s = e["summary"]["overall"]
             rows.append((f"iteration 0 (seed adapter, training seed {e['seed']})", s["em"], s["f1"],
-                         s["citation_support"], None, seed.get("dataset_size")))
+                         *cites(s), None, seed.get("dataset_size")))
     for m in metrics.get("iterations", []):
         s = m["dev"]["overall"]
-        rows.append((f"iteration {m['iteration']}", s["em"], s["f1"], s["citation_support"], m["train_solve_rate"],
+        rows.append((f"iteration {m['iteration']}", s["em"], s["f1"], *cites(s), m["train_solve_rate"],
                      m["dataset_size"]))
 
     def fmt(v: Any) -> str:
         return "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
-    lines += ["| model | dev EM | dev F1 | citation support | train solve rate | training set |",
-              "|---|---|---|---|---|---|"]
+    lines += ["| model | dev EM | dev F1 | citation support | citation precision | citation recall | train solve rate "
+              "| training set |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r[0]} | " + " | ".join(fmt(v) for v in r[1:]) + " |" for r in rows]
     if seed and len(seed["evals"]) > 1:
         ems = [e["summary"]["overall"]["em"] for e in seed["evals"]]

@@ -26,12 +26,18 @@ class PlannerConfig:
     seed: int | None = 0
     max_tokens_per_call: int = 256
     exemplars: str | None = None  # few-shot worked examples appended to the system prompt
+    # 'composed': the model writes the report's prose from the sources (capable endpoints);
+    # 'extractive': answer, findings with their page sentences, sources (the bundled model)
+    report: Literal["extractive", "composed"] = "extractive"
+    max_report_tokens: int = 1024  # completion tokens of the composed report's one call
 
     def __post_init__(self) -> None:
         if self.mode not in ("plan", "react"):
             raise ValueError(f"mode must be 'plan' or 'react', got {self.mode!r}")
+        if self.report not in ("extractive", "composed"):
+            raise ValueError(f"report must be 'extractive' or 'composed', got {self.report!r}")
         for name in ("max_steps", "max_subquestions", "max_plan_depth", "max_plan_width", "max_tool_calls_per_branch",
-                     "max_invalid_outputs"):
+                     "max_invalid_outputs", "max_report_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
 

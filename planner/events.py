@@ -75,6 +75,7 @@ class DraftEvent(Event):
 class VerifyEvent(Event):
     citation_support: float
     citations: list[dict[str, Any]]
+    statements: list[dict[str, Any]] = field(default_factory=list)  # the report's claims, checked
     kind: str = field(init=False, default="verify")
 
 

@@ -12,8 +12,9 @@ Each research branch is a bounded tool-call loop (search / open / find / answer;
 identical to an earlier one of the branch is answered "already done" and fetches nothing)
 whose answer becomes an evidence note: the URL it rests on and the page sentence
 that states it. `write` answers from the notes and writes a report whose `[n]` refer
-only to pages fetched in this run; `verify` checks every cited snippet against the
-page snapshot. The graph is assembled at the bottom of this file.
+only to pages fetched in this run (extractive, or composed by a capable model:
+planner/report.py); `verify` checks every cited snippet and every statement of the
+report against the page snapshot. The graph is assembled at the bottom of this file.
 """
 
 from __future__ import annotations
@@ -44,18 +45,25 @@ from planner.events import (
     VerifyEvent,
 )
 from planner.plans import blocked, build_plan, ready, substitute
+from planner.report import (
+    UNSTATED,
+    check_statements,
+    composed_report,
+    extractive_report,
+    label_unstated,
+    note_citations,
+)
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
 from tools.evidence import (
     MIN_QUOTE_WORDS,
-    contains,
     content_words,
     find_evidence,
     normalize,
     split_sentences,
 )
 
-__all__ = ["Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet"]
+__all__ = ["UNSTATED", "Budget", "Recorder", "RunContext", "build_graph", "evidence_snippet"]
 
 
 # --- the seams: what a run needs, injected by the caller ------------------------------
@@ -163,7 +171,8 @@ def _usage_of(result: Any) -> tuple[int, int]:
 
 async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list[dict[str, Any]],
                       tools: list[dict[str, Any]] | None = None, tool_choice: str | dict[str, Any] = "auto",
-                      structured: dict[str, Any] | None = None) -> tuple[Any, dict[str, int]]:
+                      structured: dict[str, Any] | None = None,
+                      max_tokens: int | None = None) -> tuple[Any, dict[str, int]]:
     cfg = ctx.config
     if (reason := ctx.budget.reserve()) is not None:  # before the call, synchronously
         raise OutOfBudget(reason)
@@ -172,7 +181,8 @@ async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list
     result = None
     try:
         result = await ctx.client.chat(
-            messages, model=cfg.model, tools=tools, tool_choice=tool_choice, max_tokens=cfg.max_tokens_per_call,
+            messages, model=cfg.model, tools=tools, tool_choice=tool_choice,
+            max_tokens=max_tokens or cfg.max_tokens_per_call,
             temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, structured_outputs=structured)
     except Exception as exc:  # recorded, then re-raised: the run ends with this error
         error = f"{type(exc).__name__}: {exc}"
@@ -444,93 +454,66 @@ async def write(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str,
     ctx = runtime.context
     ctx.emit(NodeEvent(node="write"))
     question = state["question"]
-    order = {s["id"]: i for i, s in enumerate(state.get("subquestions", []))}
+    subs = state.get("subquestions", [])
+    order = {s["id"]: i for i, s in enumerate(subs)}
     notes = sorted(state.get("notes", []), key=lambda n: order.get(n["branch"], 99))
     usage: dict[str, int] = {}
     answer = ""
-    if len(notes) == 1 and normalize(notes[0]["subquestion"]) == normalize(question):
-        answer = notes[0]["answer"]
-    elif notes:
-        answer = notes[-1]["answer"]  # fallback: the last step of the chain
-        messages = [{"role": "system", "content": prompts.WRITE_SYSTEM},
-                    {"role": "user", "content": prompts.final_answer_user(question, notes)}]
-        try:
-            result, usage = await _model_call(ctx, node="write", branch="write", messages=messages,
-                                              structured={"json": prompts.FINAL_ANSWER_SCHEMA})
-        except OutOfBudget:
-            result = None
-        proposed = " ".join(str((_json_content(result) or {}).get("answer", "")).split()) if result else ""
-        if proposed:
-            answer = proposed
-    # one citation per (page, snippet) a note rests on; only pages fetched in this run
-    citations: list[dict[str, Any]] = []
-    by_key: dict[tuple[str, str], int] = {}
-    for note in notes:
-        key = (note.get("url", ""), note.get("snippet", ""))
-        if note.get("fetched") and key[0] and key not in by_key:
-            by_key[key] = len(citations) + 1
-            citations.append({"n": by_key[key], "url": key[0], "title": note.get("title") or key[0],
-                              "snippet": key[1], "claim": note["answer"]})
-    for note in notes:
-        note_n = by_key.get((note.get("url", ""), note.get("snippet", "")))
-        if note_n:
-            note["n"] = note_n
-    report = _report(question, answer, notes, citations, state)
+    citations = note_citations(notes)  # [n] only for pages fetched in this run
+    written: dict[str, Any] = {}
+    # one note on the question itself: its answer stands; else the last step of the chain,
+    # unless the writer composes a better one from the notes
+    direct = len(notes) == 1 and normalize(notes[0]["subquestion"]) == normalize(question)
+    answer = notes[-1]["answer"] if notes else ""
+    if notes and ctx.config.report == "composed":  # one call: the answer and the report's prose
+        written, usage = await _compose(ctx, question, subs, notes, citations)
+    elif notes and not direct:
+        written, usage = await _final_answer(ctx, question, notes)
+    proposed = " ".join(str(written.get("answer", "")).split())
+    if proposed and not direct:
+        answer = proposed
+    composed = (composed_report(question, answer, notes, citations, subs, written, state)
+                if ctx.config.report == "composed" and written else None)
+    report, statements = composed or extractive_report(question, answer, notes, citations, state)
     ctx.emit(DraftEvent(answer=answer, report=report))
-    return {"answer": answer, "report": report, "citations": citations, "usage": usage}
+    return {"answer": answer, "report": report, "citations": citations, "statements": statements, "usage": usage}
 
 
-def _report(question: str, answer: str, notes: list[dict[str, Any]], citations: list[dict[str, Any]],
-            state: ResearchState) -> str:
-    lines = [f"# {question}", ""]
-    cited = [n for n in notes if n.get("n")]
-    answer_cite = next((n["n"] for n in cited if normalize(n["answer"]) == normalize(answer)), None)
-    if answer_cite is None and cited:
-        answer_cite = cited[-1]["n"]
-    if answer:
-        lines.append(f"**Answer:** {answer}" + (f" [{answer_cite}]" if answer_cite else " (no fetched source)"))
-    else:
-        lines.append("**Answer:** not found.")
-    if state.get("truncated"):
-        lines.append(f"\n_Stopped early: {state.get('stop_reason') or 'budget reached'}; this is the best answer so far._")
-    if notes:
-        lines += ["", "## Findings", ""]
-        lines += [_finding_line(note) for note in notes]
-    lines += ["", "## Sources", ""]
-    lines += [f"[{c['n']}] {c['title']} — {c['url']}" for c in citations] or ["(none)"]
-    return "\n".join(lines) + "\n"
+async def _final_answer(ctx: RunContext, question: str, notes: list[dict[str, Any]]) -> tuple[dict[str, Any], dict]:
+    messages = [{"role": "system", "content": prompts.WRITE_SYSTEM},
+                {"role": "user", "content": prompts.final_answer_user(question, notes)}]
+    try:
+        result, usage = await _model_call(ctx, node="write", branch="write", messages=messages,
+                                          structured={"json": prompts.FINAL_ANSWER_SCHEMA})
+    except OutOfBudget:
+        return {}, {}
+    return _json_content(result) or {}, usage
 
 
-def _finding_line(note: dict[str, Any]) -> str:
-    cite = f" [{note['n']}]" if note.get("n") else " (source not fetched in this run)"
-    quote = f' — "{note["snippet"]}"' if note.get("snippet") else ""
-    return f"- {note['subquestion']} {note['answer']}{quote}{cite}"
-
-
-UNSTATED = " (unverified: no verified source states this)"
-
-
-def _label_unstated(report: str, answer: str, notes: list[dict[str, Any]], stated: list[str]) -> str:
-    """Mark the answer and each finding that no verified snippet states. Whatever a page
-    talked the model into writing (prompt injection) thus reaches the report either
-    attributed to a source that really says it, or labelled unverified."""
-    def backed(text: str) -> bool:
-        return any(contains(snippet, text) for snippet in stated)
-
-    lines = report.split("\n")
-    unstated_findings = {_finding_line(n) for n in notes if n.get("answer") and not backed(n["answer"])}
-    for i, line in enumerate(lines):
-        if line.startswith("**Answer:** ") and answer and not backed(answer):
-            lines[i] = line + UNSTATED
-        elif line in unstated_findings:
-            lines[i] = line + UNSTATED
-    return "\n".join(lines)
+async def _compose(ctx: RunContext, question: str, subs: list[dict[str, Any]], notes: list[dict[str, Any]],
+                   citations: list[dict[str, Any]]) -> tuple[dict[str, Any], dict]:
+    """A capable model writes the answer, a summary and a section per sub-question from this
+    run's sources; anything unusable leaves the report extractive."""
+    subs = subs or [{"id": n["branch"], "text": n["subquestion"]} for n in notes]
+    sources = [(c["n"], c["title"], c["url"],
+                ((f'"{c["snippet"]}" ' if c["snippet"] else "") + (ctx.text_of(c["url"]) or "")[:1200]).strip())
+               for c in citations]
+    messages = [{"role": "system", "content": prompts.REPORT_SYSTEM},
+                {"role": "user", "content": prompts.report_user(question, subs, notes, sources)}]
+    try:
+        result, usage = await _model_call(ctx, node="write", branch="write", messages=messages,
+                                          structured={"json": prompts.report_schema([s["id"] for s in subs])},
+                                          max_tokens=ctx.config.max_report_tokens)
+    except (OutOfBudget, ContextLengthExceeded):
+        return {}, {}
+    return _json_content(result) or {}, usage
 
 
 async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Check each cited snippet against this run's page snapshot; unsupported citations, and an
-    answer or finding that no supported snippet states, are flagged in the report, and the
-    support ratio recorded."""
+    """Check each cited snippet, and each statement of the report, against this run's page
+    snapshot; unsupported citations, an answer or finding that no supported snippet states,
+    and a composed sentence its cited page does not support are flagged in the report, and
+    the support ratio recorded."""
     ctx = runtime.context
     ctx.emit(NodeEvent(node="verify"))
     citations = [dict(c) for c in state.get("citations", [])]
@@ -546,10 +529,13 @@ async def verify(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str
             report = report.replace(f"[{c['n']}] {c['title']} — {c['url']}",
                                     f"[{c['n']}] {c['title']} — {c['url']} (unverified: {c['problem']})")
     stated = [c.get("snippet", "") for c in citations if c["supported"]]
-    report = _label_unstated(report, state.get("answer", ""), state.get("notes", []), stated)
+    report = label_unstated(report, state.get("answer", ""), state.get("notes", []), stated)
+    url_of = {c["n"]: c["url"] for c in citations}
+    report, statements = check_statements(report, state.get("statements", []),
+                                          lambda n: ctx.text_of(url_of[n]) if n in url_of else None)
     support = sum(c["supported"] for c in citations) / len(citations) if citations else 0.0
-    ctx.emit(VerifyEvent(citation_support=support, citations=citations))
-    return {"citations": citations, "citation_support": support, "report": report}
+    ctx.emit(VerifyEvent(citation_support=support, citations=citations, statements=statements))
+    return {"citations": citations, "citation_support": support, "report": report, "statements": statements}
 
 
 # --- routing ------------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class ResearchState(TypedDict, total=False):
     report: str
     citations: list[dict[str, Any]]
     citation_support: float
+    statements: list[dict[str, Any]]  # the report's claims and their citations (planner.report), checked by verify
 
 
 class BranchInput(TypedDict):

@@ -22,17 +22,23 @@ comparison does). A sentence is read under its page's `# heading`: "He died in 1
 page "# Henry Purcell" is about Henry Purcell, and "1865 opera by Richard Wagner" on the page
 "# Tristan und Isolde" states a fact of Tristan und Isolde. A quote long enough to be a clause that is
 not on the page is a fabrication: unsupported, whatever else the page says.
+
+A report sentence (`statement_evidence`, what DeepResearch Bench's FACT calls a statement-URL
+pair) is the same test with `every=True`: its claims are what it asserts that a page can be held
+to (`claims_of`: its numbers and names, or with neither its content words), and one sentence of a
+page it cites must state every one of them; an extractive line (the answer, a finding) carries
+its own claim, subject and quote.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["MIN_QUOTE_WORDS", "Evidence", "contains", "content_words", "find_evidence", "normalize",
-           "split_sentences"]
+__all__ = ["CITE_MARK", "MIN_QUOTE_WORDS", "Evidence", "claims_of", "contains", "content_words", "find_evidence",
+           "normalize", "split_sentences", "statement_evidence"]
 
 MIN_QUOTE_WORDS = 3  # "1889" or "a" is a substring, not a clause of the page
 _DECIMAL = "\u0000"
@@ -45,6 +51,11 @@ or other our over same she so some such than that the their them then there thes
 under up was we were what when where whether which while who whom whose why will with would year years you
 name named called first last known give tell located place kind type number date day month long tall high big
 large small old""".split())
+# capitalized only because they open a sentence: not names a page must state
+_OPENERS = frozenset("""
+according although however instead meanwhile moreover overall see still therefore though thus today yet
+""".split())
+CITE_MARK = re.compile(r"\[(\d{1,4})\]")  # an inline citation of a report: [n]
 
 
 def normalize(text: str | None) -> str:
@@ -122,9 +133,11 @@ class Evidence:
 
 
 def find_evidence(page_text: str | None, *, claims: Iterable[str], subject: str,
-                  quote: str | None = None) -> Evidence:
-    """The sentence of `page_text` that states one of `claims` and names `subject` (the question)."""
+                  quote: str | None = None, every: bool = False) -> Evidence:
+    """The sentence of `page_text` that states one of `claims` (with `every`: all of them) and
+    names `subject` (the question)."""
     claims = [c for c in claims if normalize(c)]
+    match = all if every else any
     if page_text is None:
         return Evidence("", "the page was not fetched in this run")
     if not claims:
@@ -136,15 +149,59 @@ def find_evidence(page_text: str | None, *, claims: Iterable[str], subject: str,
     if len(normalize(quote).split()) >= MIN_QUOTE_WORDS:
         if not contains(page_text, quote):
             return Evidence(quote, "the quote is not on the fetched page")
-        if not any(contains(f"{quote} {heading}", c) for c in claims):
+        if not match(contains(f"{quote} {heading}", c) for c in claims):
             return Evidence(quote, "the quoted sentence does not state the answer")
         if not _names_subject(f"{quote} {heading}", subject, claims):
             return Evidence(quote, "the quoted sentence does not name the question's subject")
         return Evidence(quote)
-    stating = [s for s in split_sentences(page_text) if any(contains(f"{s} {heading}", c) for c in claims)]
+    sentences = split_sentences(page_text)
+    stating = [s for s in sentences if match(contains(f"{s} {heading}", c) for c in claims)]
     for sentence in stating:
         if _names_subject(f"{sentence} {heading}", subject, claims):
             return Evidence(sentence[:400])
     if stating:
         return Evidence(stating[0][:400], "no sentence stating the answer names the question's subject")
+    if every and len(claims) > 1 and sentences:  # say what the closest sentence lacks
+        body = [s for s in sentences if normalize(s) != normalize(heading)] or sentences
+        closest = max(body, key=lambda s: sum(contains(f"{s} {heading}", c) for c in claims))
+        missing = [c for c in claims if not contains(f"{closest} {heading}", c)]
+        return Evidence(closest[:400], f"no sentence of the page states {', '.join(missing)} with its other claims")
     return Evidence("", "no sentence of the page states the answer")
+
+
+def claims_of(sentence: str) -> list[str]:
+    """What a report sentence asserts that its cited page must state: its numbers and its
+    names (capitalized words that are no stop word or sentence opener, a possessive 's
+    dropped), or, with neither, its content words. Citation marks and markdown are ignored."""
+    text = CITE_MARK.sub(" ", sentence or "")
+    numbers = re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", text)
+    names = [re.sub(r"['\u2019]s$", "", w) for w in re.findall(r"\b[A-Z][\w'\u2019-]*", text)
+             if w.casefold() not in _STOP | _OPENERS]
+    found = list(dict.fromkeys(numbers + names))
+    if found:
+        return found
+    words = content_words(text) - _OPENERS
+    return list(dict.fromkeys(w for w in normalize(text).split() if w in words))
+
+
+def statement_evidence(statement: Mapping, page_of: Callable[[int], str | None]) -> Evidence:
+    """Whether a report statement is supported by a page it cites: `find_evidence` with
+    `every=True` on each cited page (`page_of(n)`: the text of this run's page [n], None when
+    [n] is no page fetched in this run), the first that supports it winning.
+
+    `statement`: {text, cites: [n], claims?, subject?, quote?, rejected?}; claims default to
+    `claims_of(text)` and the subject to the sentence itself (its names are then claims: the
+    page sentence must name them). `rejected`: citations dropped because they named no page
+    fetched in this run."""
+    text = CITE_MARK.sub(" ", str(statement.get("text") or ""))
+    cites = [n for n in statement.get("cites") or [] if isinstance(n, int)]
+    if not cites:
+        if statement.get("rejected"):
+            return Evidence("", f"its citation ({', '.join(map(str, statement['rejected']))}) is no page "
+                                "fetched in this run")
+        return Evidence("", "no citation")
+    claims = list(statement.get("claims") or claims_of(text))
+    subject = str(statement.get("subject") or text)
+    found = [find_evidence(page_of(n), claims=claims, subject=subject, quote=statement.get("quote"), every=True)
+             for n in cites]
+    return next((f for f in found if f.supported), found[0])

@@ -114,3 +114,36 @@ async def test_resume_runs_again_the_tasks_whose_run_raised(tmp_path):
     assert summary["overall"]["errors"] == 0 and summary["overall"]["em"] == fresh["overall"]["em"]
     jsonl, _ = result_paths(out)
     assert all(not row["error"] for row in load_results(jsonl).values())
+
+
+async def test_the_summary_pools_citation_precision_and_recall_per_kind_and_overall(tmp_path, capsys):
+    def with_statements(task: dict, answer: str) -> dict:
+        record = _record(task, answer)
+        sentence = record["citations"][0]["snippet"]
+        record["statements"] = [
+            {"text": sentence, "cites": [1], "answer_bearing": True},  # supported, cited
+            {"text": "Zanzibar painted it in 1750.", "cites": [1]},  # cited, unsupported
+            {"text": f"So: {answer}.", "cites": [], "answer_bearing": True},  # uncited claim
+        ]
+        if task["kind"] == "bridge":
+            record["statements"].append({"text": "Quux was there.", "cites": [], "rejected": ["[9]"]})
+        return record
+
+    class Run(FakeRun):
+        async def __call__(self, task: dict) -> dict:
+            if task["id"] in self.fail:
+                raise RuntimeError("endpoint went away")
+            return with_statements(task, self.answers[task["id"]])
+
+    summary = await run_eval(TASKS, Run(RIGHT, fail={"c1"}), out_dir_or_path=tmp_path / "e.json")
+    # single: 2 tasks x (1 of 2 cited supported; 1 of 2 claims cited); bridge adds a rejected citation
+    single, bridge = summary["by_kind"]["single"], summary["by_kind"]["bridge"]
+    assert (single["citation_precision"], single["citation_recall"]) == (0.5, 0.5)
+    assert (bridge["citation_precision"], bridge["citation_recall"]) == (1 / 3, 0.5)
+    assert summary["by_kind"]["comparison"]["citation_precision"] is None  # its run raised: nothing to count
+    assert summary["overall"]["citation_precision"] == 3 / 7 and summary["overall"]["citation_recall"] == 0.5
+    rows = load_results(result_paths(tmp_path / "e.json")[0])
+    assert (rows["b1"]["cited"], rows["b1"]["cited_supported"], rows["b1"]["citation_precision"]) == (3, 1, 1 / 3)
+    print_summary(summary)
+    table = capsys.readouterr().out
+    assert "citation_precision" in table and "citation_recall" in table and "0.429" in table

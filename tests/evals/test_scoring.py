@@ -4,6 +4,7 @@ import pytest
 
 from evals.scoring import (
     answer_type_ok,
+    citation_metrics,
     citation_support,
     exact_match,
     expected_type,
@@ -102,6 +103,7 @@ def test_score_record_scores_evidence_and_answer_type():
     assert score_record(record, {"u": PARIS}) == {
         "em": 1.0, "f1": 1.0, "format_ok": True, "citation_support": 1.0, "answer_supported": True,
         "answer_type_ok": True, "judge": None,
+        "citation_precision": None, "citation_recall": None,  # a record without statements: nothing to count
     }
     # the page mentions the answer but the cited sentence does not state it
     record["citations"][0]["snippet"] = "It has many museums"
@@ -159,3 +161,41 @@ def test_is_success_is_the_one_definition():
     partial = {**good, "em": 0.0, "f1": 0.85}
     assert not is_success(partial) and is_success(partial, f1_threshold=0.8)
     assert not is_success({**partial, "answer_type_ok": False}, f1_threshold=0.8)
+
+
+# --- citation precision and recall (DeepResearch Bench's FACT) -----------------------------------
+EIFFEL = "# Eiffel Tower\nThe Eiffel Tower is a lattice tower in Paris. It was completed in 1889."
+
+
+def test_citation_precision_and_recall_on_a_hand_made_record():
+    record = {
+        "final_answer": "1889",
+        "citations": [{"n": 1, "url": "http://w/Eiffel", "title": "Eiffel Tower"},
+                      {"n": 2, "url": "http://w/Other", "title": "never fetched"}],
+        "statements": [
+            # cited, supported, answer-bearing
+            {"text": "The Eiffel Tower was completed in 1889.", "cites": [1], "answer_bearing": True},
+            # cited, unsupported although its record says otherwise (re-checked, never trusted)
+            {"text": "Napoleon painted it in 1750.", "cites": [1], "supported": True},
+            # cited, but to a page this run has no snapshot of: unsupported
+            {"text": "It is a lattice tower in Paris.", "cites": [2]},
+            # a citation rejected at write time: cited, unsupported, and no citation for recall
+            {"text": "It opened in 1889.", "cites": [], "rejected": ["[7]"], "answer_bearing": True},
+            # uncited answer-bearing claims
+            {"text": "The year is 1889.", "cites": [], "answer_bearing": True},
+            {"kind": "finding", "text": "- When? 1889", "cites": [], "claims": ["1889"], "answer_bearing": True},
+            # cited, supported, with its own claim, subject and quote (an extractive finding)
+            {"kind": "finding", "text": "- When was it completed? 1889", "cites": [1], "claims": ["1889"],
+             "subject": "When was the Eiffel Tower completed?", "quote": "It was completed in 1889.",
+             "answer_bearing": True},
+        ],
+    }
+    got = citation_metrics(record, {"http://w/Eiffel": EIFFEL})
+    assert got == {"cited": 5, "cited_supported": 2, "answer_claims": 5, "answer_claims_cited": 2,
+                   "citation_precision": 2 / 5, "citation_recall": 2 / 5}
+    scores = score_record({**record, "question": "When was the Eiffel Tower completed?", "gold_answers": ["1889"]},
+                          {"http://w/Eiffel": EIFFEL})
+    assert (scores["citation_precision"], scores["citation_recall"]) == (0.4, 0.4)
+    # nothing to count: None, not 0 or 1
+    assert citation_metrics({"statements": [{"text": "Hello.", "cites": []}]}, {})["citation_precision"] is None
+    assert citation_metrics({}, {})["citation_recall"] is None

@@ -1,7 +1,8 @@
 """An OpenAI-protocol server that answers like an instruct model behind vLLM's tool
 parser: native `tool_calls`, JSON content under `structured_outputs`. Its "policy" is
 scripted (search the sub-question, open the first result, answer from the page), so
-tests can drive the whole research graph over real HTTP and real fetches."""
+tests can drive the whole research graph over real HTTP and real fetches. With `report`, it
+also writes the composed report (`report(messages)` -> {answer, summary, sections})."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,8 +20,10 @@ URL_RE = re.compile(r"https?://[^\s)\]>]+")
 class FakeOpenAI:
     def __init__(self, *, plan: list[str] | None = None, answers: dict[str, str] | None = None,
                  quotes: dict[str, str] | None = None, delays: dict[str, float] | None = None,
-                 final_answer: str | None = None, invalid: int = 0) -> None:
+                 final_answer: str | None = None, invalid: int = 0,
+                 report: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None) -> None:
         self.plan = plan
+        self.report = report
         self.answers = answers or {}
         self.quotes = quotes or {}
         self.delays = delays or {}
@@ -96,6 +100,8 @@ class FakeOpenAI:
             return self._content({"subquestions": self.plan or [self._question(messages)]})
         if "missing" in schema:
             return self._content({"missing": []})
+        if "sections" in schema and self.report is not None:
+            return self._content(self.report(messages))
         if "answer" in schema and not body.get("tools"):
             return self._content({"answer": self.final_answer or ""})
         question = self._question(messages)

@@ -3,7 +3,14 @@ and names the question's subject."""
 
 from __future__ import annotations
 
-from tools.evidence import contains, find_evidence, normalize, split_sentences
+from tools.evidence import (
+    claims_of,
+    contains,
+    find_evidence,
+    normalize,
+    split_sentences,
+    statement_evidence,
+)
 
 PAGE = ("# Henry Purcell\nEnglish composer (1659–1695)\nHenry Purcell was an English composer. "
         "He died in 1695 at Westminster. The Purcell Room in London is named after him.")
@@ -47,3 +54,28 @@ def test_no_page_no_claim():
     assert find_evidence(None, claims=["1695"], subject=Q).problem == "the page was not fetched in this run"
     assert not find_evidence(PAGE, claims=[""], subject=Q).supported
     assert find_evidence(PAGE, claims=["Mozart"], subject=Q).problem == "no sentence of the page states the answer"
+
+
+# --- report sentences (FACT's statement-URL pairs) ---------------------------------------------
+def test_the_claims_of_a_report_sentence_are_its_numbers_and_names():
+    assert claims_of("Henry Purcell died in 1695 at Westminster [1].") == ["1695", "Henry", "Purcell", "Westminster"]
+    assert claims_of("However, the Purcell Room's name honours him [2].") == ["Purcell", "Room"]  # no opener, no 's
+    assert claims_of("It was a cold winter [3].") == ["cold", "winter"]  # neither: its content words
+
+
+def test_every_claim_of_a_statement_must_be_in_one_sentence_of_a_cited_page():
+    pages = {1: PAGE, 2: "# Westminster\nWestminster is an area of London."}
+    ok = statement_evidence({"text": "Henry Purcell died at Westminster [1].", "cites": [1]}, pages.get)
+    assert ok.supported and ok.sentence == "He died in 1695 at Westminster."  # read under "# Henry Purcell"
+    # each claim is on the page, but no one sentence states them together: unsupported
+    apart = statement_evidence({"text": "Purcell died in London in 1695 [1].", "cites": [1]}, pages.get)
+    assert not apart.supported and "London" in apart.problem
+    # with `every=False` (one claim is enough) the same sentence would pass: `every` is what decides
+    assert find_evidence(PAGE, claims=["London", "1695"], subject="Purcell died in London in 1695").supported
+    # the second cited page may support it; a page not fetched in the run never does
+    assert statement_evidence({"text": "Westminster is in London [3][2].", "cites": [3, 2]}, pages.get).supported
+    assert statement_evidence({"text": "Westminster is in London [3].", "cites": [3]}, pages.get).problem == \
+        "the page was not fetched in this run"
+    assert statement_evidence({"text": "Westminster is in London.", "cites": []}, pages.get).problem == "no citation"
+    rejected = statement_evidence({"text": "It is in London.", "cites": [], "rejected": ["http://x/"]}, pages.get)
+    assert not rejected.supported and "http://x/" in rejected.problem
