@@ -31,9 +31,11 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["MIN_QUOTE_WORDS", "Evidence", "contains", "content_words", "find_evidence", "normalize",
+__all__ = ["MIN_QUOTE_WORDS", "QUOTE_MAX_CHARS", "Evidence", "contains", "content_words", "find_evidence", "normalize",
            "split_sentences"]
 
+# the answer tool's quote: one sentence of a page, copied (planner.prompts.ANSWER_TOOL)
+QUOTE_MAX_CHARS = 200
 MIN_QUOTE_WORDS = 3  # "1889" or "a" is a substring, not a clause of the page
 _DECIMAL = "\u0000"
 _ABBREV = re.compile(r"(?:\b(?:[A-Z]|St|Mr|Mrs|Dr|Jr|Sr|c|ca|vs|e\.g|i\.e|U\.S|No)\.)$")
