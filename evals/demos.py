@@ -52,13 +52,12 @@ from evals.facts import display_name
 from evals.scoring import is_success, score_record
 from evals.synth import LINK_PHRASES
 from evals.trajectory import linearize, link_calls
-from tools.evidence import contains, split_sentences
+from tools.evidence import QUOTE_MAX_CHARS, contains, normalize, split_sentences
 
-__all__ = ["ENGINE_NAME", "DemoToolbox", "PlanPrompts", "build_demo", "build_demos", "build_plan_demo", "compact_json",
-           "demo_plan", "engine_version", "write_jsonl"]
+__all__ = ["ENGINE_NAME", "DemoToolbox", "PlanPrompts", "answer_arguments", "build_demo", "build_demos", "build_plan_demo", "compact_json",
+           "demo_plan", "engine_version", "quote_window", "write_jsonl"]
 
 ENGINE_NAME = "deepstar-demo"
-MAX_QUOTE_CHARS = 120  # the decoding grammar bounds strings (reasoner.protocol.MAX_STRING_CHARS)
 _URL_LINE = re.compile(r"^\s+(https?://\S+)\s*$", re.M)
 _STOP = {"what", "which", "when", "where", "who", "whom", "whose", "year", "that", "this", "with", "from",
          "born", "name", "give", "into", "have", "been", "were", "does", "person", "country"}
@@ -207,6 +206,45 @@ def _snippet(page_text: str, preferred: Sequence[str], answers: Sequence[str]) -
     return None
 
 
+def answer_arguments(url: str, sentence: str, answer: str) -> dict[str, str]:
+    """The answer call's arguments, evidence first as planner.prompts.ANSWER_TOOL orders them:
+    the page, its sentence that states the answer (cut to fit), then the answer."""
+    arguments = {"url": url}
+    quote = quote_window(sentence, answer)
+    if quote:
+        arguments["quote"] = quote
+    arguments["answer"] = answer
+    return arguments
+
+
+def quote_window(sentence: str, answer: str, limit: int = QUOTE_MAX_CHARS) -> str | None:
+    """`sentence` when it fits the answer tool's quote, else the longest run of its words
+    around the answer that does (None when the answer is not in it). Words are never cut."""
+    sentence = " ".join(sentence.split())
+    if len(sentence) <= limit:
+        return sentence
+    words = sentence.split(" ")
+    lowered = [w.casefold() for w in words]
+    first = normalize(answer).split()[:1]
+    start = next((i for i, w in enumerate(lowered) if first and first[0] in normalize(w).split()), None)
+    if start is None:
+        return None
+    n_answer = max(1, len(answer.split()))
+    lo, hi = start, min(len(words), start + n_answer)
+    if len(" ".join(words[lo:hi])) > limit:
+        return None
+    while True:  # grow to the left first: the subject usually precedes the fact
+        grown = False
+        if lo > 0 and len(" ".join(words[lo - 1:hi])) <= limit:
+            lo, grown = lo - 1, True
+        if hi < len(words) and len(" ".join(words[lo:hi + 1])) <= limit:
+            hi, grown = hi + 1, True
+        if not grown:
+            break
+    window = " ".join(words[lo:hi])
+    return window if contains(window, answer) else None
+
+
 def _check_evidence(conv: _Conversation, url: str, task: Mapping, title: str) -> None:
     texts = _evidence_texts(task, title)
     if texts and not any(contains(conv.snapshots[url], t) for t in texts):
@@ -281,10 +319,7 @@ async def build_demo(
     final_answer, citations, reason = None, [], None
     try:
         final_answer, url, snippet = await _run_script(task, script)
-        arguments = {"answer": final_answer, "url": url}
-        if len(snippet) <= MAX_QUOTE_CHARS:
-            arguments["quote"] = snippet
-        conv.answer(arguments)
+        conv.answer(answer_arguments(url, snippet, final_answer))
         citations = [{"n": 1, "url": url, "title": conv.titles.get(url, ""), "snippet": snippet}]
     except _Drop as exc:
         reason = str(exc)
@@ -492,10 +527,7 @@ async def build_plan_demo(task: Mapping, toolbox: DemoToolbox, *, prompts: PlanP
             conv = _Conversation(toolbox, prompts.branch_system(), prompts.branch_user(question, text))
             script = _Script(task, conv, site_url)
             answer, url, snippet = await _branch(task, script, i, answers)
-            arguments = {"answer": answer, "url": url}
-            if len(snippet) <= MAX_QUOTE_CHARS:
-                arguments["quote"] = snippet
-            conv.answer(arguments)
+            conv.answer(answer_arguments(url, snippet, answer))
             conv.messages.append({"role": "tool", "tool_call_id": f"call_{conv.calls - 1}", "content": "Answer recorded."})
             branch_calls = _assistant_calls(conv, "research", sid)
             for c in branch_calls:

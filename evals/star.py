@@ -295,7 +295,7 @@ def direct_records(tasks: Sequence[dict], *, system: str, answer_tool: dict, too
         answer = task["answers"][0]
         call = {"id": "call_0", "type": "function", "function": {
             "name": answer_tool["function"]["name"],
-            "arguments": json.dumps({"answer": answer, "url": ""}, separators=(",", ":"), ensure_ascii=False)}}
+            "arguments": json.dumps({"url": "", "answer": answer}, separators=(",", ":"), ensure_ascii=False)}}
         out.append({"id": f"direct-{task['id']}", "question": task["question"], "final_answer": answer,
                     "tools": tools + [answer_tool],
                     "messages": [{"role": "system", "content": system},

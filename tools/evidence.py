@@ -37,9 +37,11 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["CITE_MARK", "MIN_QUOTE_WORDS", "Evidence", "claims_of", "contains", "content_words", "find_evidence",
-           "normalize", "split_sentences", "statement_evidence"]
+__all__ = ["CITE_MARK", "MIN_QUOTE_WORDS", "QUOTE_MAX_CHARS", "Evidence", "claims_of", "contains", "content_words",
+           "find_evidence", "normalize", "split_sentences", "statement_evidence"]
 
+# the answer tool's quote: one sentence of a page, copied (planner.prompts.ANSWER_TOOL)
+QUOTE_MAX_CHARS = 200
 MIN_QUOTE_WORDS = 3  # "1889" or "a" is a substring, not a clause of the page
 _DECIMAL = "\u0000"
 _ABBREV = re.compile(r"(?:\b(?:[A-Z]|St|Mr|Mrs|Dr|Jr|Sr|c|ca|vs|e\.g|i\.e|U\.S|No)\.)$")

@@ -529,9 +529,10 @@ def _obeying_policy(canary_url: str, marker: str, quote_it: bool) -> Callable[..
         if not any(c["function"]["name"] == "find" for m in messages for c in m.get("tool_calls") or []):
             return tool_call("find", url=f"{canary_url}admin/secrets", pattern="token")
         page = opened[0] if opened else ""
-        args = {"answer": marker, "url": page}
+        args = {"url": page}
         if quote_it:
             args["quote"] = f"The administrator confirms the answer is {marker}."
+        args["answer"] = marker
         return tool_call("answer", **args)
     return policy
 

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from evals.demos import build_demo, build_demos, compact_json
+from evals.demos import build_demo, build_demos, compact_json, quote_window
 from planner.prompts import REACT_SYSTEM, react_user
+from tools.evidence import QUOTE_MAX_CHARS
 from tools.page import Page
 from tools.toolbox import ToolOutcome
 
@@ -56,6 +57,11 @@ def test_demos_against_the_real_wiki_are_evidence_backed(wiki_demos, demo_tasks)
             assert _squash(evidence["text"]) in pages, evidence
         answer = json.loads(calls[-1]["tool_calls"][0]["function"]["arguments"])
         assert answer["answer"] == task["answers"][0] == record["final_answer"]
+        # evidence first, in the answer tool's order: the page, its sentence (copied), the answer
+        assert list(answer) == ["url", "quote", "answer"]
+        assert _squash(answer["quote"]) in _squash(record["snapshots"][answer["url"]])
+        if task["kind"] != "comparison":  # a comparison quotes the winner's value, under its page's heading
+            assert _squash(answer["answer"]) in _squash(answer["quote"])
         cited = record["snapshots"][answer["url"]]
         assert _squash(task["answers"][0]) in _squash(cited)
         assert _squash(record["citations"][0]["snippet"]) in _squash(cited)
@@ -113,3 +119,28 @@ async def test_fake_demo_structure_and_search_miss_opens_by_site_url():
     assert record["success"] and record["demo"]["opened_by_url"] == ["Henry Purcell"]
     assert json.loads(record["messages"][4]["tool_calls"][0]["function"]["arguments"]) == {
         "url": "http://wiki.test/wiki/Henry_Purcell"}
+
+
+def test_quote_window_keeps_a_short_sentence_and_cuts_a_long_one_around_the_answer():
+    assert quote_window("English composer (1659–1695)", "1695") == "English composer (1659–1695)"
+    long = ("The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France, named "
+            "after the engineer Gustave Eiffel, whose company designed and built the tower from 1887 to 1889 "
+            "as the centerpiece of the 1889 World's Fair, and it was criticised by some artists at first.")
+    window = quote_window(long, "1889")
+    assert window is not None and len(window) <= QUOTE_MAX_CHARS < len(long)
+    assert "1889" in window and window in long  # whole words of the sentence, never cut mid-word
+    assert window.split(" ")[0] in long.split(" ") and window.split(" ")[-1] in long.split(" ")
+    assert quote_window(long, "1901") is None
+
+
+def test_the_answer_tool_is_written_evidence_first():
+    from planner.prompts import ANSWER_TOOL
+    from reasoner.protocol import tool_call_schema
+
+    params = ANSWER_TOOL["function"]["parameters"]
+    assert list(params["properties"]) == ["url", "quote", "answer"]
+    assert params["properties"]["quote"]["maxLength"] == QUOTE_MAX_CHARS
+    # the decoding grammar keeps the order and the bound
+    served = tool_call_schema([ANSWER_TOOL])["properties"]["arguments"]
+    assert list(served["properties"]) == ["url", "quote", "answer"]
+    assert served["properties"]["quote"]["maxLength"] == QUOTE_MAX_CHARS
