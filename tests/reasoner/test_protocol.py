@@ -41,7 +41,7 @@ def test_the_system_turn_of_the_research_tools_is_compact():
     system = render_prompt([{"role": "system", "content": REACT_SYSTEM}], tools, add_generation_prompt=False)
     n = len(tokenizer(system, add_special_tokens=False)["input_ids"])
     assert n < 250, n  # 425 tokens with the JSON schemas rendered
-    for name in ("search(query)", "open(url, page?)", "find(url, pattern)", "answer(answer, url, quote?)"):
+    for name in ("search(query)", "open(url, page?)", "find(url, pattern)", "answer(url, quote?, answer)"):
         assert f"- {name}: " in system
 
 
