@@ -38,12 +38,20 @@ __all__ = [
     "choose_dtype",
     "detect_cpu",
     "emulation_env",
+    "site_pythonpath",
     "serving_plan",
 ]
 
 CPU_CLASSES = ("avx512-bf16", "avx512", "avx2", "baseline")
 DTYPES = ("auto", "bf16", "fp32")
-_SHIM_DIR = Path(__file__).with_name("cpu_emulation")
+# the server processes' sitecustomize (CPU emulation, grouped LoRA ops): see reasoner/vllm_site
+_SITE_DIR = Path(__file__).with_name("vllm_site")
+
+
+def site_pythonpath(pythonpath: str = "") -> str:
+    """`pythonpath` with the vLLM site folder first (once)."""
+    rest = [p for p in pythonpath.split(os.pathsep) if p and p != str(_SITE_DIR)]
+    return os.pathsep.join([str(_SITE_DIR), *rest])
 
 # ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA values -> the class they cap the process at
 _ATEN_CAP = {"avx2": "avx2", "default": "baseline", "avx512": "avx512"}
@@ -160,7 +168,7 @@ def emulation_env(cpu: CpuInfo, pythonpath: str = "") -> dict[str, str]:
            "ONEDNN_MAX_CPU_ISA": "AVX2" if cpu.cpu_class == "avx2" else "SSE41",
            "MKL_ENABLE_INSTRUCTIONS": "AVX2" if cpu.cpu_class == "avx2" else "SSE4_2"}
     if cpu.cpu_class in ("avx2", "baseline"):
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SHIM_DIR), pythonpath) if p)
+        env["PYTHONPATH"] = site_pythonpath(pythonpath)
         env["DEEPSTAR_EMULATED_CPU"] = cpu.cpu_class
     return env
 
@@ -196,7 +204,9 @@ def serving_plan(requested_dtype: str, cpu: CpuInfo, *, kv_cache_gib: int, pytho
     env = {"VLLM_CPU_KVCACHE_SPACE": str(kv),
            "VLLM_CPU_OMP_THREADS_BIND": "auto",
            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0" if cpu.cores <= 4 else "1",
-           **emulation_env(cpu, pythonpath)}
+           **emulation_env(cpu, pythonpath),
+           # every server process loads the site folder: grouped LoRA ops (and the emulation shim)
+           "PYTHONPATH": site_pythonpath(pythonpath)}
     why = (f"{requested_dtype} requested" if requested_dtype != "auto" else
            "native bf16 on this CPU" if dtype == "bf16" else "no native bf16 on this CPU: bf16 would be emulated")
     return ServingPlan(dtype=dtype, cpu_class=cpu.cpu_class, emulated=cpu.emulated, env=env, reason=why)

@@ -1,4 +1,4 @@
-"""Loaded at interpreter start of a child that emulates an AVX2-only CPU (see __init__)."""
+"""Loaded at interpreter start of each vLLM-CPU server process (see __init__)."""
 
 import os
 
@@ -13,3 +13,11 @@ if os.environ.get("DEEPSTAR_EMULATED_CPU") in ("avx2", "baseline"):
         for name in dir(torch.cpu):
             if name.startswith(("_is_avx512", "_is_amx")):
                 setattr(torch.cpu, name, lambda: False)
+
+if os.environ.get("DEEPSTAR_LORA_OPS", "grouped") != "reference":
+    try:
+        import deepstar_lora_ops
+    except ImportError:  # a process started with this folder on its path but without it
+        deepstar_lora_ops = None
+    if deepstar_lora_ops is not None:
+        deepstar_lora_ops.install()

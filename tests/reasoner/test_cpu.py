@@ -63,13 +63,14 @@ def test_serving_plan_uses_every_core_and_emulates_with_the_shim():
     native = serving_plan("auto", cpu(CPUINFO["amx"]), kv_cache_gib=4)
     assert native.dtype == "bf16" and native.vllm_dtype == "bfloat16" and not native.emulated
     assert native.env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"  # 2 cores here (<= 4): none idles
-    assert "PYTHONPATH" not in native.env and "ATEN_CPU_CAPABILITY" not in native.env
+    assert "ATEN_CPU_CAPABILITY" not in native.env and "DEEPSTAR_EMULATED_CPU" not in native.env
+    assert native.env["PYTHONPATH"].endswith("vllm_site")  # the grouped LoRA ops load on every class
     emulated = serving_plan("auto", cpu(CPUINFO["amx"], {"ATEN_CPU_CAPABILITY": "avx2"}), kv_cache_gib=4,
                             pythonpath="/somewhere")
     assert emulated.dtype == "fp32" and emulated.vllm_dtype == "float32" and emulated.emulated
     assert emulated.env["ONEDNN_MAX_CPU_ISA"] == "AVX2" and emulated.env["MKL_ENABLE_INSTRUCTIONS"] == "AVX2"
     shim, rest = emulated.env["PYTHONPATH"].split(os.pathsep)
-    assert shim.endswith("cpu_emulation") and rest == "/somewhere"
+    assert shim.endswith("vllm_site") and rest == "/somewhere"
     assert "no native bf16" in emulated.reason
 
 
