@@ -217,7 +217,8 @@ class ResearchAgent:
             temperature=sampling.get("temperature", cfg.temperature), top_p=sampling.get("top_p", cfg.top_p),
             seed=(sampling.get("seed", cfg.seed) if getattr(self._client, "per_request_seed", True) else None),
             max_tokens_per_call=cfg.max_tokens_per_call,
-            exemplars=sampling.get("exemplars"), report=self._report_style(), max_report_tokens=cfg.max_report_tokens)
+            exemplars=sampling.get("exemplars"), report=self._report_style(), max_report_tokens=cfg.max_report_tokens,
+            typed_answers=cfg.typed_answers)
 
     def _report_style(self) -> str:
         """'auto': a composed report only from an endpoint with native tool calling that is not

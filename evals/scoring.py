@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from tools.answer_types import expected_type
 from tools.evidence import (
     contains,
     content_words,
@@ -97,19 +98,6 @@ _MONTHS = ("january february march april may june july august september october 
 _NUMBER_WORDS = set(("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                      "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
                      "hundred thousand million billion dozen").split())
-_TYPES = (  # (type, question pattern), first match wins
-    ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century)|"
-                        r"on (?:what|which) (?:date|day))\b|\b(?:what|which) year\b")),
-    ("measure", re.compile(r"\bhow (?:tall|high|long|far|deep|heavy|wide|big|large|old)\b|"
-                           r"\bwhat is the (?:height|length|area|elevation|depth|width|mass|weight)\b")),
-    ("number", re.compile(r"\bhow (?:many|much)\b")),
-)
-
-
-def expected_type(question: str | None) -> str | None:
-    """'date', 'measure' or 'number' when the question's form asks for one; else None."""
-    q = " ".join((question or "").casefold().split())
-    return next((kind for kind, pattern in _TYPES if pattern.search(q)), None)
 
 
 def _has_number(norm: str) -> bool:

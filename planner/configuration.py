@@ -30,6 +30,9 @@ class PlannerConfig:
     # 'extractive': answer, findings with their page sentences, sources (the bundled model)
     report: Literal["extractive", "composed"] = "extractive"
     max_report_tokens: int = 1024  # completion tokens of the composed report's one call
+    # the answer argument is held by the grammar to the shape the question asks for (a date for
+    # a when-question, a number for a how-many one): tools.answer_types
+    typed_answers: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in ("plan", "react"):

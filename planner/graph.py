@@ -229,7 +229,7 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     """Search / open / find until `answer`; returns the state update of the branch."""
     cfg = ctx.config
     web_tools = list(ctx.toolbox.schemas)
-    tools = web_tools + [prompts.ANSWER_TOOL]
+    tools = web_tools + [prompts.answer_tool(subquestion if cfg.typed_answers else None)]
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompts.branch_system(cfg.exemplars)},
         {"role": "user", "content": prompts.branch_user(question, subquestion, hint)},

@@ -8,9 +8,11 @@ findings) always comes after the stable part.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from reasoner.protocol import CORRECTIVE_PREFIX, HINT_PREFIX, strip_hint
+from tools.answer_types import answer_pattern
 from tools.evidence import QUOTE_MAX_CHARS
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "REFLECT_SYSTEM",
     "REPORT_SYSTEM",
     "WRITE_SYSTEM",
+    "answer_tool",
     "branch_system",
     "branch_user",
     "corrective",
@@ -108,6 +111,18 @@ ANSWER_TOOL: dict[str, Any] = {
         },
     },
 }
+
+def answer_tool(question: str | None = None) -> dict[str, Any]:
+    """The answer tool for `question`: ANSWER_TOOL, its `answer` argument held to the shape the
+    question asks for when it asks for one (a `pattern` the decoding grammar enforces; the
+    prompt renders no schema, so the model sees the same tool either way)."""
+    pattern = answer_pattern(question) if question else None
+    if pattern is None:
+        return ANSWER_TOOL
+    tool = copy.deepcopy(ANSWER_TOOL)
+    tool["function"]["parameters"]["properties"]["answer"]["pattern"] = pattern
+    return tool
+
 
 FINAL_ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",

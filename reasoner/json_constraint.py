@@ -30,6 +30,9 @@ class _Out(Exception):
     """The text ended inside a value that could still be completed."""
 
 
+PATTERN_MAX_CHARS = 60  # a string held to a pattern: the most characters decoded for it
+
+
 def prefix_status(text: str, schema: dict[str, Any]) -> str:
     """BAD if no completion of `text` fits `schema` ({} = any JSON value); COMPLETE if `text`
     is exactly one value that fits it; PARTIAL if it is the beginning of one."""
@@ -77,7 +80,8 @@ def _value(s: str, i: int, schema: dict[str, Any]) -> set[int]:
     if kind == "array" or (kind is None and c == "["):
         return _array(s, i, schema)
     if kind == "string" or (kind is None and c == '"'):
-        return _string(s, i, schema.get("maxLength"))
+        # a `pattern` is not followed here (the check after decoding flags a miss); it is bounded
+        return _string(s, i, schema.get("maxLength", PATTERN_MAX_CHARS if "pattern" in schema else None))
     if kind in ("integer", "number") or (kind is None and (c in _DIGITS or c == "-")):
         return _number(s, i, schema, integer=kind == "integer")
     if kind == "boolean":

@@ -15,6 +15,7 @@ trusts nothing about that text.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -108,7 +109,8 @@ def _bounded(schema: Any) -> Any:
     ramble on inside a value until max_tokens cuts the call in half."""
     if isinstance(schema, dict):
         out = {k: _bounded(v) for k, v in schema.items()}
-        if out.get("type") == "string" and "maxLength" not in out and "enum" not in out:
+        # a pattern bounds its own length (the grammar takes a regex or a length, not both)
+        if out.get("type") == "string" and not {"maxLength", "enum", "pattern"} & set(out):
             out["maxLength"] = MAX_STRING_CHARS
         if out.get("type") == "integer":  # digits are unbounded too
             out.setdefault("minimum", 0)
@@ -167,6 +169,8 @@ def validate_arguments(arguments: Any, parameters: dict[str, Any]) -> str | None
                 return f"argument {key!r} must be {expected}, got {type(value).__name__}"
         if "enum" in spec and value not in spec["enum"]:
             return f"argument {key!r} must be one of {spec['enum']}"
+        if "pattern" in spec and isinstance(value, str) and re.fullmatch(spec["pattern"], value) is None:
+            return f"argument {key!r} does not have the form the question asks for"
     return None
 
 

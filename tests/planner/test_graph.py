@@ -10,6 +10,7 @@ import pytest
 from planner.configuration import PlannerConfig
 from planner.graph import Budget, RunContext, build_graph, evidence_snippet
 from tests.planner.fakes import FakeToolbox, ListRecorder, ScriptedClient, call, reply
+from tools.answer_types import answer_pattern
 
 PAGE = "http://site/wiki/Eiffel_Tower"
 TEXT = ("The Eiffel Tower is a lattice tower in Paris. It was completed in 1889 for the World's Fair. "
@@ -273,3 +274,17 @@ def test_an_empty_plan_falls_back_to_the_question():
     state, client, *_ = run(policy, mode="plan", max_reflect_rounds=0)
     assert [s["text"] for s in state["subquestions"]] == [question]
     assert state["answer"] == "1889"
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_a_when_question_hands_the_grammar_a_dated_answer_tool(typed):
+    """The research loop passes the answer tool held to the question's shape (a date here) on
+    every call; `typed_answers=False` passes the plain tool."""
+    state, client, _, _, _ = run(react_policy(), typed_answers=typed)
+    assert state["answer"] == "1889"
+    research = [seen for seen in client.seen if seen.get("tools")]
+    assert research
+    for seen in research:
+        answer = next(t for t in seen["tools"] if t["function"]["name"] == "answer")
+        pattern = answer["function"]["parameters"]["properties"]["answer"].get("pattern")
+        assert (pattern == answer_pattern("When was the Eiffel Tower completed?")) if typed else pattern is None

@@ -1,0 +1,66 @@
+"""Typed answers: a question that asks for a date, a number or a measure gets an answer of that
+shape, held there by the decoding grammar (tools/answer_types.py, planner.prompts.answer_tool)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, answer_tool
+from reasoner.protocol import render_prompt, tool_call_schema, validate_arguments
+from tools.answer_types import answer_pattern, expected_type, matches_type
+from tools.toolbox import Toolbox
+
+
+def test_the_question_form_decides_the_type():
+    assert expected_type("In what year was Francis Crick born?") == "date"
+    assert expected_type("When was the Treaty of Tordesillas signed?") == "date"
+    assert expected_type("How many nocturnes did Chopin write?") == "number"
+    assert expected_type("How tall is Mont Blanc?") == "measure"
+    assert expected_type("Who discovered osmium?") is None
+    assert answer_pattern("Who discovered osmium?") is None
+
+
+@pytest.mark.parametrize(("question", "good", "bad"), [
+    ("In what year was Francis Crick born?", ["1916", "3 May 1947", "May 3, 1947", "478 BC", "1960s", "5th century BC"],
+     ["Francis Crick", "British", "the year 1916 or so"]),
+    ("How many alliterative lines make up Beowulf?", ["3,182", "29 times", "21", "19 months"], ["Beowulf", "many"]),
+    ("How tall is Puncak Jaya?", ["4,884 m", "about 5.6°", "603,628 km2", "77.1 million years"], ["Puncak Jaya"]),
+])
+def test_answers_of_the_asked_shape_match_and_names_do_not(question, good, bad):
+    assert all(matches_type(question, a) for a in good), good
+    assert not any(matches_type(question, a) for a in bad), bad
+    assert matches_type("Who built the first laser?", "Theodore Maiman")  # no shape asked: anything
+
+
+def test_the_typed_tool_renders_the_same_prompt_and_bounds_the_answer():
+    web = [cls.schema() for cls in Toolbox.tool_classes]
+    typed = answer_tool("In what year was Francis Crick born?")
+    assert answer_tool("Who built the first laser?") is ANSWER_TOOL and answer_tool(None) is ANSWER_TOOL
+    assert "pattern" not in ANSWER_TOOL["function"]["parameters"]["properties"]["answer"]  # not mutated
+    system = [{"role": "system", "content": REACT_SYSTEM}]
+    # the prompt renders no schema: typed or not, the model sees (and training renders) the same text
+    assert render_prompt(system, web + [typed]) == render_prompt(system, web + [ANSWER_TOOL])
+    params = typed["function"]["parameters"]
+    assert validate_arguments({"url": "u", "answer": "1916"}, params) is None
+    assert "form" in validate_arguments({"url": "u", "answer": "Francis Crick"}, params)
+    served = tool_call_schema(web + [typed])["anyOf"][-1]["properties"]["arguments"]["properties"]["answer"]
+    assert served["pattern"] == params["properties"]["answer"]["pattern"] and "maxLength" not in served
+
+
+def test_the_decoding_grammar_holds_the_answer_to_the_shape():
+    xgrammar = pytest.importorskip("xgrammar")  # vLLM's grammar backend: the cpu extra installs it
+    from xgrammar.testing import _is_grammar_accept_string
+
+    web = [cls.schema() for cls in Toolbox.tool_classes]
+    schema = tool_call_schema(web + [answer_tool("In what year was Francis Crick born?")])
+    grammar = xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(",", ":"))
+
+    def call(answer: str) -> str:
+        return json.dumps({"name": "answer", "arguments": {"url": "http://wiki.deepstar/wiki/Francis_Crick",
+                                                           "quote": "British molecular biologist (1916–2004)",
+                                                           "answer": answer}}, separators=(",", ":"), ensure_ascii=False)
+
+    assert _is_grammar_accept_string(grammar, call("1916"))
+    assert not _is_grammar_accept_string(grammar, call("Francis Crick"))
