@@ -1,5 +1,9 @@
 """What kind of answer a question asks for, and the shape such an answer takes.
 
+A comparison offers its candidates ("Who died first, A or B?"): `question_options` reads
+them, and the answer must be one of them (or a shorter name of one: "Tower Bridge" for
+"London's Tower Bridge").
+
 `expected_type` reads the question's form: a when-question wants a date, a how-tall one a
 measure, a how-many one a number (None: anything, a name or a phrase). `ANSWER_PATTERNS`
 holds, per type, the regular expression a short answer of that type matches; the research
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ANSWER_PATTERNS", "answer_pattern", "expected_type", "matches_type"]
+__all__ = ["ANSWER_PATTERNS", "answer_pattern", "expected_type", "matches_type", "question_options"]
 
 _TYPES = (  # (type, question pattern), first match wins
     ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century)|"
@@ -45,8 +49,88 @@ def expected_type(question: str | None) -> str | None:
     return next((kind for kind, pattern in _TYPES if pattern.search(q)), None)
 
 
+# the forms a question offers its candidates in: "Who died first, A or B?", "A or B: whose
+# birth came first?", "Of A and B, which ...?", "A and B, who ...?", "Which of A and B was ...?"
+_OFFERS = (
+    re.compile(r",\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^?]+?)\s*\?\s*$"),
+    re.compile(r"^(?P<a>[^:?]+?)\s+or\s+(?P<b>[^:?]+?)\s*:"),
+    re.compile(r"^of\s+(?P<both>.+?),\s*(?:which|who|whose|what)\b", re.I),
+    re.compile(r"^(?P<both>[^,?]+?),\s*(?:which|who|whose|what)\b", re.I),
+    re.compile(r"^(?:[Ww]hich|[Ww]ho|[Ww]hom|[Ww]hose)\s+of\s+(?P<both>.+?)\s+(?=[a-z])"
+               r"(?!(?:and|of|de|the|von|van|der|da|del|di|du|la|le|y|al|bin|ibn)\b)"),
+)
+_CONNECTORS = {"of", "de", "the", "von", "van", "der", "da", "del", "di", "du", "la", "le", "y", "'t", "al", "bin", "ibn"}
+
+
+def _variants(option: str) -> list[str]:
+    """`option` and the shorter names it may be answered with: without leading lowercase words
+    ("the novel X" -> "X"), the named side of a possessive ("London's Tower Bridge" -> "Tower
+    Bridge", "Yuri Gagarin's on Vostok 1" -> "Yuri Gagarin"), its leading proper name ("Cali in
+    Colombia" -> "Cali")."""
+    option = " ".join(option.split()).strip(" .,;")
+    out = [option]
+    words = option.split(" ")
+    while len(words) > 1 and words[0][:1].islower():
+        words = words[1:]
+    core = " ".join(words)
+    out.append(core)
+    possessive = re.search(r"['’]s\s+", core)
+    if possessive:  # "Australia's Murray River": the right side names it; "Gagarin's on Vostok 1": the left
+        left, right = core[:possessive.start()], core[possessive.end():]
+        core = right if right[:1].isupper() else left
+        out.append(core)
+    name = []
+    for w in core.split(" "):
+        if w[:1].isupper() or w[:1].isdigit() or (name and w.casefold() in _CONNECTORS):
+            name.append(w)
+        else:
+            break
+    while name and name[-1].casefold() in _CONNECTORS:
+        name.pop()
+    if name:
+        out.append(" ".join(name))
+    return list(dict.fromkeys(v for v in out if v and (v[:1].isupper() or v[:1].isdigit() or option[:1].islower())))
+
+
+def question_options(question: str | None) -> list[str]:
+    """The candidates a comparison question offers ("Who died first, A or B?"), with the
+    shorter names each may be answered with; [] when it offers none. "A and B" forms split at
+    every " and ", so a name with "and" in it ("Antigua and Barbuda") stays a candidate."""
+    q = " ".join((question or "").split())
+    for pattern in _OFFERS:
+        m = pattern.search(q)
+        if not m:
+            continue
+        groups = m.groupdict()
+        if groups.get("a"):
+            pairs = [(groups["a"], groups["b"])]
+            before = q[:m.start()].rsplit(",", 1)
+            # "Which is larger, Punjab, Pakistan or Yunnan?": a name with a comma in it
+            if len(before) == 2 and before[1].strip()[:1].isupper():
+                pairs.append((f"{before[1].strip()}, {groups['a']}", groups["b"]))
+        else:
+            parts = groups["both"].split(" and ")
+            pairs = [(" and ".join(parts[:i]), " and ".join(parts[i:])) for i in range(1, len(parts))]
+        if not pairs:
+            continue
+        options = [v for a, b in pairs for side in (a, b) for v in _variants(side)]
+        return list(dict.fromkeys(options))
+    return []
+
+
+_REGEX_SPECIAL = set(".^$*+?()[]{}|\\/")
+
+
+def _literal(text: str) -> str:
+    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)
+
+
 def answer_pattern(question: str | None) -> str | None:
-    """The regular expression an answer to `question` must match (None: no constraint)."""
+    """The regular expression an answer to `question` must match (None: no constraint): one of
+    the candidates a comparison offers, else the shape of the type the question asks for."""
+    options = [o for o in question_options(question) if '"' not in o and "\\" not in o]
+    if len(options) >= 2:
+        return "(?:" + "|".join(_literal(o) for o in sorted(options, key=len, reverse=True)) + ")"
     kind = expected_type(question)
     return ANSWER_PATTERNS.get(kind) if kind else None
 
@@ -54,4 +138,4 @@ def answer_pattern(question: str | None) -> str | None:
 def matches_type(question: str | None, answer: str) -> bool:
     """Whether `answer` has the shape `question` asks for (True when it asks for no shape)."""
     pattern = answer_pattern(question)
-    return pattern is None or re.fullmatch(pattern, answer) is not None
+    return pattern is None or re.fullmatch(pattern, answer, flags=re.I) is not None

@@ -9,7 +9,7 @@ import pytest
 
 from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, answer_tool
 from reasoner.protocol import render_prompt, tool_call_schema, validate_arguments
-from tools.answer_types import answer_pattern, expected_type, matches_type
+from tools.answer_types import answer_pattern, expected_type, matches_type, question_options
 from tools.toolbox import Toolbox
 
 
@@ -64,3 +64,49 @@ def test_the_decoding_grammar_holds_the_answer_to_the_shape():
 
     assert _is_grammar_accept_string(grammar, call("1916"))
     assert not _is_grammar_accept_string(grammar, call("Francis Crick"))
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which river is longer, the Loire or the Vistula?", {"the Loire", "Loire", "the Vistula", "Vistula"}),
+    ("Which was finished first, London's Tower Bridge or Germany's Kiel Canal?",
+     {"London's Tower Bridge", "Tower Bridge", "Germany's Kiel Canal", "Kiel Canal"}),
+    ("Whose spaceflight lasted longer, Yuri Gagarin's on Vostok 1 or Valentina Tereshkova's on Vostok 6?",
+     {"Yuri Gagarin's on Vostok 1", "Yuri Gagarin", "Valentina Tereshkova's on Vostok 6", "Valentina Tereshkova"}),
+    ("Which city was founded first, Cali in Colombia or Recife in Brazil?",
+     {"Cali in Colombia", "Cali", "Recife in Brazil", "Recife"}),
+    ("Edgar Allan Poe or Jackie Robinson: whose birth came first?", {"Edgar Allan Poe", "Jackie Robinson"}),
+    ("Of Ukraine and Guinea, which has more inhabitants?", {"Ukraine", "Guinea"}),
+    ("Which of Robert the Bruce and Paul von Hindenburg began their tenure in office earlier?",
+     {"Robert the Bruce", "Paul von Hindenburg"}),
+    ("Of Wales and Antigua and Barbuda, which is larger by area?",  # every split: the real name stays
+     {"Wales", "Antigua and Barbuda", "Wales and Antigua", "Antigua", "Barbuda"}),
+    ("Which has the larger population, Punjab, Pakistan or Yunnan?", {"Pakistan", "Punjab, Pakistan", "Yunnan"}),
+    ("Who built the first laser, in 1960?", set()),
+    ("In what year was Francis Crick born?", set()),
+])
+def test_a_comparison_offers_its_candidates(question, expected):
+    assert set(question_options(question)) == expected
+
+
+def test_a_comparison_answer_is_one_of_its_candidates_in_the_grammar_too():
+    xgrammar = pytest.importorskip("xgrammar")
+    from xgrammar.testing import _is_grammar_accept_string
+
+    question = "Which was finished first, London's Tower Bridge or Germany's Kiel Canal?"
+    assert matches_type(question, "Tower Bridge") and matches_type(question, "tower bridge")
+    assert not matches_type(question, "England")
+    schema = tool_call_schema([cls.schema() for cls in Toolbox.tool_classes] + [answer_tool(question)])
+    grammar = xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(",", ":"))
+
+    def call(answer: str) -> str:
+        return json.dumps({"name": "answer", "arguments": {"url": "http://wiki.deepstar/wiki/Tower_Bridge",
+                                                           "answer": answer}}, separators=(",", ":"), ensure_ascii=False)
+
+    assert _is_grammar_accept_string(grammar, call("Tower Bridge"))
+    assert _is_grammar_accept_string(grammar, call("Germany's Kiel Canal"))
+    assert not _is_grammar_accept_string(grammar, call("England"))
+    accented = answer_tool("Who was born first, Kenzaburō Ōe or Eleanor Roosevelt?")
+    grammar = xgrammar.Grammar.from_json_schema(json.dumps(tool_call_schema([accented])), any_whitespace=False,
+                                                separators=(",", ":"))
+    assert _is_grammar_accept_string(grammar, json.dumps({"name": "answer", "arguments": {
+        "url": "u", "answer": "Kenzaburō Ōe"}}, separators=(",", ":"), ensure_ascii=False))
