@@ -28,10 +28,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from tools.answer_types import expected_type
+from tools.answer_types import expected_type, repeats_question
 from tools.evidence import (
     contains,
-    content_words,
     find_evidence,
     split_sentences,
     statement_evidence,
@@ -117,11 +116,7 @@ def answer_type_ok(question: str | None, answer: str | None, *, options: Sequenc
     if kind in ("measure", "number") and not _has_number(norm):
         return False
     offered = any(contains(answer, o) or contains(o, answer) for o in options)
-    words = content_words(answer)
-    if kind is None and not offered and words and words <= content_words(question) and " or " not in \
-            f" {normalize_answer(question)} ":
-        return False
-    return True
+    return offered or not repeats_question(question, answer)
 
 
 # --- evidence ---------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from planner.report import (
 )
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
+from tools.answer_types import repeats_question
 from tools.evidence import (
     MIN_QUOTE_WORDS,
     content_words,
@@ -278,6 +279,16 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         name = call["function"]["name"]
         args = json.loads(call["function"]["arguments"])
         ctx.emit(ToolCallEvent(branch=branch, name=name, arguments=args))
+        if name == "answer" and cfg.typed_answers and not last_chance \
+                and repeats_question(subquestion, str(args.get("answer", ""))):
+            # an answer made of the question's own words is no answer: the model is told so as
+            # for an invalid output (training leaves this turn unlabelled); the rejection counts
+            # as a tool call, so the branch's bound holds and its last turn takes any answer
+            tool_calls += 1
+            messages.append({"role": "user", "content": prompts.corrective(
+                f"the answer {str(args.get('answer', ''))[:60]!r} only repeats the question; "
+                "answer with what the question asks for")})
+            continue
         if name == "answer":
             note = _make_note(ctx, branch=branch, subquestion=subquestion, args=args)
             messages.append({"role": "tool", "tool_call_id": call["id"], "content": "Answer recorded."})

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ANSWER_PATTERNS", "answer_pattern", "expected_type", "matches_type", "question_options"]
+from tools.evidence import content_words, normalize
+
+__all__ = ["ANSWER_PATTERNS", "answer_pattern", "expected_type", "matches_type", "question_options",
+           "repeats_question"]
 
 _TYPES = (  # (type, question pattern), first match wins
     ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century)|"
@@ -139,3 +142,15 @@ def matches_type(question: str | None, answer: str) -> bool:
     """Whether `answer` has the shape `question` asks for (True when it asks for no shape)."""
     pattern = answer_pattern(question)
     return pattern is None or re.fullmatch(pattern, answer, flags=re.I) is not None
+
+
+def repeats_question(question: str | None, answer: str | None) -> bool:
+    """Whether `answer` only repeats words of `question` ("James Dunlop" for "From which town did
+    James Dunlop discover Centaurus A?"): no answer, unless the question offers it as a
+    candidate (a comparison) or asks for a shape (a date, number or measure is checked there)."""
+    words = content_words(answer)
+    if not words or expected_type(question) or len(question_options(question)) >= 2:
+        return False
+    if " or " in f" {normalize(question)} ":
+        return False
+    return words <= content_words(question)

@@ -31,7 +31,7 @@ def react_policy(answer: str = "1889", url: str = PAGE):
     return policy
 
 
-def run(policy, mode="react", pages=None, yields=0, **cfg):
+def run(policy, mode="react", pages=None, yields=0, question="When was the Eiffel Tower completed?", **cfg):
     client = ScriptedClient(policy, yields=yields)
     toolbox = FakeToolbox(pages or {PAGE: TEXT})
     pcfg = PlannerConfig(mode=mode, **cfg)
@@ -41,8 +41,7 @@ def run(policy, mode="react", pages=None, yields=0, **cfg):
                      budget=Budget(pcfg.max_steps, pcfg.max_total_tokens, pcfg.max_wall_clock_s))
     import asyncio
 
-    state = asyncio.run(build_graph().ainvoke({"question": "When was the Eiffel Tower completed?", "mode": mode},
-                                              context=ctx))
+    state = asyncio.run(build_graph().ainvoke({"question": question, "mode": mode}, context=ctx))
     return state, client, toolbox, recorder, events
 
 
@@ -288,3 +287,42 @@ def test_a_when_question_hands_the_grammar_a_dated_answer_tool(typed):
         answer = next(t for t in seen["tools"] if t["function"]["name"] == "answer")
         pattern = answer["function"]["parameters"]["properties"]["answer"].get("pattern")
         assert (pattern == answer_pattern("When was the Eiffel Tower completed?")) if typed else pattern is None
+
+
+def test_an_answer_that_repeats_the_question_is_turned_back_once_then_the_right_one_is_kept():
+    question = "Which engineer's company built the Eiffel Tower?"
+    answers = iter(["Eiffel Tower", "Gustave Eiffel"])
+
+    def policy(messages, kwargs):
+        roles = [m["role"] for m in messages]
+        if roles.count("tool") == 0:
+            return call("search", query="Eiffel Tower")
+        if roles.count("tool") == 1:
+            return call("open", url=PAGE)
+        return call("answer", url=PAGE, answer=next(answers))
+
+    client = ScriptedClient(policy)
+    pcfg = PlannerConfig(mode="react")
+    ctx = RunContext(client=client, toolbox=FakeToolbox({PAGE: TEXT}), config=pcfg, recorder=ListRecorder(),
+                     emit=lambda e: None, budget=Budget(pcfg.max_steps, pcfg.max_total_tokens, pcfg.max_wall_clock_s))
+    import asyncio
+
+    state = asyncio.run(build_graph().ainvoke({"question": question, "mode": "react"}, context=ctx))
+    assert state["answer"] == "Gustave Eiffel"
+    last = client.seen[-1]["messages"]
+    from reasoner.protocol import is_invalid_turn
+    turned_back = [i for i, m in enumerate(last) if m["role"] == "assistant" and is_invalid_turn(last, i)]
+    assert len(turned_back) == 1 and "only repeats the question" in last[turned_back[0] + 1]["content"]
+
+
+def test_the_last_allowed_turn_takes_an_answer_even_if_it_repeats_the_question():
+    def policy(messages, kwargs):
+        return call("answer", url=PAGE, answer="Eiffel Tower")
+
+    state, client, _, _, _ = run(policy, question="Which engineer's company built the Eiffel Tower?",
+                                 max_tool_calls_per_branch=2)
+    # bounded: two rejections (each counts as a tool call), then the last turn keeps the answer
+    assert state["answer"] == "Eiffel Tower" and len(client.seen) == 3
+    state, client, _, _, _ = run(policy, question="Which engineer's company built the Eiffel Tower?",
+                                 max_tool_calls_per_branch=2, typed_answers=False)
+    assert state["answer"] == "Eiffel Tower" and len(client.seen) == 1  # off: taken at once
