@@ -7,6 +7,7 @@ every call."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -59,6 +60,7 @@ def loop(tmp_path):
     agent = ResearchAgent(AgentConfig(home=tmp_path / "home", mode="plan", max_reflect_rounds=0),
                           client=ScriptedClient(policy), toolbox=toolbox())
     trained: list[list[dict]] = []
+    loaded: list[tuple[str, Path]] = []
 
     async def run(task, *, model, hint, temperature, seed, exemplars):
         result = await agent.research(task["question"], task=task, hint=hint, model=model, mode="plan",
@@ -70,21 +72,23 @@ def loop(tmp_path):
         adapter.mkdir(parents=True, exist_ok=True)
         return {}
 
-    async def load(name, path):
-        pass
+    async def load(name, path):  # the adapter the iteration serves next (checked by the tests)
+        loaded.append((name, Path(path)))
 
     cfg = StarConfig(out_dir=str(tmp_path / "star"), iterations=1, samples_per_task=1, mode="plan", concurrency=2)
     deps = StarDeps(run=run, train=train, load_adapter=load, base_model="base", progress=lambda m: None)
-    return StarLoop(cfg, deps, system="S"), trained, agent
+    return StarLoop(cfg, deps, system="S"), trained, agent, loaded
 
 
 async def test_star_plan_mode_trains_on_every_call_of_successful_runs_the_plan_call_included(loop, tmp_path):
-    star, trained, agent = loop
+    star, trained, agent, loaded = loop
     async with agent:
         metrics = await star.iteration(1, "base", TASKS, TASKS[:1], demos=[], exemplars=None)
     assert metrics["kept"] == 1 and metrics["rationalized"] == 1  # Antwerp; Bruges honestly with the hint
     data = [json.loads(line) for line in (tmp_path / "star/iter_1/dataset.jsonl").read_text().splitlines()]
     assert data == trained[0]
+    # the adapter trained on that data is the one loaded for the iteration's eval
+    assert len(loaded) == 1 and loaded[0][1].is_dir() and "iter_1" in loaded[0][1].parts
     by_run = {}
     for row in data:
         by_run.setdefault(row["question"], []).append((row["node"], row["branch"], row["origin"]))
@@ -103,7 +107,7 @@ async def test_star_plan_mode_trains_on_every_call_of_successful_runs_the_plan_c
 
 
 async def test_a_plan_mode_rationalization_is_checked_for_smuggling_in_every_call(loop):
-    star, trained, agent = loop
+    star, trained, agent, loaded = loop
     async with agent:
         ghent = await star.deps.run(TASKS[2], model="base", hint="Europe", temperature=0.0, seed=0, exemplars=None)
         bruges = await star.deps.run(TASKS[1], model="base", hint="Europe", temperature=0.0, seed=0, exemplars=None)
