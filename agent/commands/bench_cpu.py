@@ -159,20 +159,21 @@ def lora_ops(
     """vLLM-CPU's LoRA ops, its reference against deepstar's grouped ones (reasoner/vllm_site),
     on the bundled model's largest projection (640 -> 2048): one shrink and one expand per row
     count, both in one run. A prefill chunk is up to 2,048 rows; a decode step one per request."""
-    import sys
 
     import torch
 
     from agent.commands.bench import _report
     from evals.bench_web import machine_info
-    from reasoner.cpu import _SITE_DIR, detect_cpu
-    sys.path.insert(0, str(_SITE_DIR))
+    from reasoner.cpu import detect_cpu
+    from reasoner.vllm_site import deepstar_lora_ops as grouped
+
     try:
-        import deepstar_lora_ops as grouped
-    finally:
-        sys.path.remove(str(_SITE_DIR))
-    reference = importlib_module("vllm.lora.ops.torch_ops.lora_ops")
+        from vllm.lora.ops.torch_ops import lora_ops as reference
+    except ImportError as exc:
+        raise typer.BadParameter(f"vLLM's LoRA ops are not importable ({exc}); install the cpu extra") from exc
     ref = {name: getattr(reference, f"reference_{name}", getattr(reference, name)) for name in grouped.OPS}
+    if dtype not in ("bf16", "fp32"):
+        raise typer.BadParameter(f"--dtype must be bf16 or fp32, got {dtype!r}")
     torch_dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype]
     rows_out = []
     for n in tokens or [1, 16, 256, 2048]:
@@ -202,11 +203,3 @@ def lora_ops(
             [(f"{r['tokens']} tokens", f"{r['reference_ms']:.2f} ms -> {r['grouped_ms']:.2f} ms (x{r['speedup']})")
              for r in rows_out], data, out)
 
-
-def importlib_module(name: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise typer.BadParameter(f"{name} is not importable ({exc}); install the cpu extra") from exc

@@ -6,18 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")  # the cpu extra: CI installs it
 lora_ops = pytest.importorskip("vllm.lora.ops.torch_ops.lora_ops")
 
-SITE = Path(__file__).resolve().parents[2] / "reasoner" / "vllm_site"
-sys.path.insert(0, str(SITE))
-import deepstar_lora_ops as grouped  # noqa: E402
-
-sys.path.remove(str(SITE))
+from reasoner.vllm_site import deepstar_lora_ops as grouped  # noqa: E402  (after the importorskips)
 
 
 def _reference(name):
