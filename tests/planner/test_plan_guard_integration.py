@@ -5,13 +5,13 @@ common), and an empty plan falls back to the question itself."""
 from __future__ import annotations
 
 import json
-import re
 from types import SimpleNamespace
 
 import pytest
 
 from planner.configuration import PlannerConfig
 from planner.graph import Budget, RunContext, plan
+from planner.plans import PLACEHOLDER
 from reasoner.client import ReasonerClient
 from tools.evidence import content_words
 
@@ -58,7 +58,7 @@ async def test_the_base_model_never_hands_research_an_off_question_subquestion(v
             # a plan item is a string or {"text", "depends_on"} (planner.plans); placeholders aside
             proposed = [p.get("text", "") if isinstance(p, dict) else str(p) for p in proposed]
             off_question += sum(1 for p in proposed
-                                if not content_words(re.sub(r"\{q\d+\}", " ", p)) & content_words(question))
+                                if not content_words(PLACEHOLDER.sub(" ", p)) & content_words(question))
             assert texts, question  # never an empty plan
             for text in texts:
                 assert text == question or content_words(text) & content_words(question), (question, texts, raw.proposed)
