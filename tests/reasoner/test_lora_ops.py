@@ -9,10 +9,11 @@ import sys
 
 import pytest
 
-torch = pytest.importorskip("torch")  # the cpu extra: CI installs it
-lora_ops = pytest.importorskip("vllm.lora.ops.torch_ops.lora_ops")
+# the cpu extra (torch, vLLM): CI installs it, so its absence fails here rather than skips
+import torch
+from vllm.lora.ops.torch_ops import lora_ops
 
-from reasoner.vllm_site import deepstar_lora_ops as grouped  # noqa: E402  (after the importorskips)
+from reasoner.vllm_site import deepstar_lora_ops as grouped
 
 
 def _reference(name):
