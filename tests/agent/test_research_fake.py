@@ -70,9 +70,10 @@ async def test_react_mode_records_the_exact_conversation(tmp_path):
     question = "In what year was the Eiffel Tower completed?"
     assert record["plan"] == [{"id": "q0", "text": question, "template": question, "depends_on": [],
                                "status": "done", "parent": None, "round": 0, "answer": "1889"}]
-    # react mode is one branch: its last call's conversation is the record's conversation
-    assert [c["node"] for c in record["calls"]] == ["research"] * 3
-    assert record["calls"][-1]["messages"] == record["messages"][:-1]  # all but the tool's "Answer recorded."
+    # react mode is one branch: its last research call's conversation is the record's conversation;
+    # the fake has native tool calls, so report='auto' composes the report in one write call after it
+    assert [c["node"] for c in record["calls"]] == ["research"] * 3 + ["write"]
+    assert record["calls"][2]["messages"] == record["messages"][:-1]  # all but the tool's "Answer recorded."
 
 
 async def test_hint_is_removed_before_saving(tmp_path):
