@@ -68,7 +68,7 @@ class DemoToolbox(Protocol):
 
     schemas: list[dict[str, Any]]
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> Any: ...
+    async def call(self, name: str, arguments: dict[str, Any] | None, *, focus: str | None = None) -> Any: ...
 
 
 class PlanPrompts(Protocol):
@@ -111,8 +111,9 @@ def _same_article(url: str, title: str) -> bool:
 class _Conversation:
     """The messages of one demo, built call by call against the real tools."""
 
-    def __init__(self, box: DemoToolbox, system: str, user: str) -> None:
+    def __init__(self, box: DemoToolbox, system: str, user: str, focus: str | None = None) -> None:
         self.box = box
+        self.focus = focus  # the question the branch researches, as the graph passes it to the tools
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         self.snapshots: dict[str, str] = {}
         self.titles: dict[str, str] = {}
@@ -127,7 +128,8 @@ class _Conversation:
 
     async def call(self, name: str, arguments: dict[str, Any]) -> Any:
         call_id = self._assistant(name, arguments)
-        outcome = await self.box.call(name, arguments)
+        outcome = await (self.box.call(name, arguments, focus=self.focus) if self.focus
+                         else self.box.call(name, arguments))
         self.messages.append({"role": "tool", "tool_call_id": call_id, "content": outcome.text})
         if not outcome.ok:
             raise _Drop(f"{name} failed: {outcome.error}")
@@ -306,15 +308,17 @@ async def build_demo(
     answer_tool: dict,
     user_text: Callable[[str], str],
     site_url: str | None = None,
+    focus_reading: bool = True,
 ) -> dict:
     """One demonstration record for `task` (kept or not: see `success` and `filter_reason`).
 
     `site_url`: the wiki site's base URL, to open an article the search missed
-    (default: the toolbox's search provider's `base_url`, when it has one)."""
+    (default: the toolbox's search provider's `base_url`, when it has one). `focus_reading`:
+    the tools get the question as the research graph gives it (PlannerConfig.focus_reading)."""
     site_url = site_url or getattr(getattr(toolbox, "search_provider", None), "base_url", None)
     started, t0 = _now(), time.perf_counter()
     question = task["question"]
-    conv = _Conversation(toolbox, system, user_text(question))
+    conv = _Conversation(toolbox, system, user_text(question), focus=question if focus_reading else None)
     script = _Script(task, conv, site_url)
     final_answer, citations, reason = None, [], None
     try:
@@ -367,6 +371,7 @@ async def build_demos(
     site_url: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     build: Callable[[Mapping, DemoToolbox], Any] | None = None,
+    focus_reading: bool = True,
 ) -> tuple[list[dict], Counter[str]]:
     """(kept demos, drop reasons counted). Tasks run one after another (the tools are local
     and fast; one at a time keeps each demo's page snapshots its own). `build(task, toolbox)`:
@@ -380,7 +385,7 @@ async def build_demos(
             if answer_tool is None or user_text is None:
                 raise TypeError("build_demos needs answer_tool and user_text (or build=)")
             record = await build_demo(task, toolbox, system=system, answer_tool=answer_tool,
-                                      user_text=user_text, site_url=site_url)
+                                      user_text=user_text, site_url=site_url, focus_reading=focus_reading)
         if record["success"]:
             kept.append(record)
         else:
@@ -494,7 +499,7 @@ async def _branch(task: Mapping, script: _Script, index: int, prior: Mapping[str
 
 
 async def build_plan_demo(task: Mapping, toolbox: DemoToolbox, *, prompts: PlanPrompts, max_subquestions: int = 3,
-                          site_url: str | None = None) -> dict:
+                          site_url: str | None = None, focus_reading: bool = True) -> dict:
     """One plan-mode demonstration record for `task` (kept or not: `success`, `filter_reason`):
     a whole-graph trajectory whose `calls` are the plan call, every research turn and the
     write call, as the planner graph makes them."""
@@ -524,7 +529,8 @@ async def build_plan_demo(task: Mapping, toolbox: DemoToolbox, *, prompts: PlanP
         for i, template in enumerate(texts):
             sid = f"q{i}"
             text = re.sub(r"\{(q\d+)\}", lambda m: answers.get(m.group(1), m.group(0)), template)
-            conv = _Conversation(toolbox, prompts.branch_system(), prompts.branch_user(question, text))
+            conv = _Conversation(toolbox, prompts.branch_system(), prompts.branch_user(question, text),
+                                 focus=text if focus_reading else None)
             script = _Script(task, conv, site_url)
             answer, url, snippet = await _branch(task, script, i, answers)
             conv.answer(answer_arguments(url, snippet, answer))

@@ -33,6 +33,9 @@ class PlannerConfig:
     # the answer argument is held by the grammar to the shape the question asks for (a date for
     # a when-question, a number for a how-many one): tools.answer_types
     typed_answers: bool = True
+    # `open` lists the page's sentences closest to the branch's question above the text: a
+    # small model copies its evidence from there instead of quoting the description line
+    focus_reading: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in ("plan", "react"):

@@ -300,7 +300,7 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
             outcome = _AlreadyDone(prompts.ALREADY_DONE)
         else:
             done_calls.add(key)
-            outcome = await ctx.toolbox.call(name, args)
+            outcome = await ctx.toolbox.call(name, args, focus=subquestion if cfg.focus_reading else None)
         ctx.saw(args.get("url") if isinstance(args.get("url"), str) else outcome.url, outcome.page)
         tool_calls += 1
         usage["tool_calls"] += 1

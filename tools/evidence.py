@@ -32,13 +32,14 @@ its own claim, subject and quote.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["CITE_MARK", "MIN_QUOTE_WORDS", "QUOTE_MAX_CHARS", "Evidence", "claims_of", "contains", "content_words",
-           "find_evidence", "normalize", "split_sentences", "statement_evidence"]
+           "find_evidence", "normalize", "relevant_sentences", "split_sentences", "statement_evidence"]
 
 # the answer tool's quote: one sentence of a page, copied (planner.prompts.ANSWER_TOOL)
 QUOTE_MAX_CHARS = 200
@@ -102,6 +103,42 @@ def split_sentences(text: str) -> list[str]:
 
 def content_words(text: str | None) -> set[str]:
     return {w for w in normalize(text).split() if len(w) >= 3 and w not in _STOP and not w.isdigit()}
+
+
+def _ranking_words(text: str | None) -> set[str]:
+    # a question's content words and its numbers ("in 1960", "in 2017" pick the sentence out)
+    return content_words(text) | {w for w in normalize(text).split() if w.isdigit() and len(w) >= 2}
+
+
+def relevant_sentences(page_text: str | None, question: str | None, limit: int = 2) -> list[str]:
+    """The page's sentences that share the most with `question`, best first (at most `limit`;
+    none that shares nothing). A shared word counts more the fewer of the page's sentences
+    hold it, so the subject's name, on every line of its own article, weighs little beside
+    "alliterative" or "nocturnes". Ties keep page order."""
+    sentences = [s for s in split_sentences(page_text or "") if len(s.split()) >= 2]
+    asked = _ranking_words(question)
+    if not sentences or not asked:
+        return []
+    words = [_ranking_words(s) for s in sentences]
+
+    def has(word: str, bag: set[str]) -> bool:
+        return word in bag or (not word.isdigit() and any(_same_stem(word, h) for h in bag if not h.isdigit()))
+
+    weight = {}
+    for w in asked:
+        holding = sum(1 for bag in words if has(w, bag))
+        if holding:
+            weight[w] = math.log(1 + len(sentences) / holding)
+    scored = [(sum(v for w, v in weight.items() if has(w, bag)), -i) for i, bag in enumerate(words)]
+    order = sorted((k for k in range(len(sentences)) if scored[k][0] > 0), key=lambda k: scored[k], reverse=True)
+    seen, out = set(), []
+    for k in order:
+        if sentences[k] not in seen:
+            seen.add(sentences[k])
+            out.append(sentences[k])
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _same_stem(a: str, b: str) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tools.errors import ToolError
+from tools.evidence import relevant_sentences
 from tools.extract import find, window
 from tools.fetch import Fetcher
 from tools.page import Page
@@ -25,6 +26,7 @@ from tools.search import SearchProvider, SearchResult
 
 __all__ = ["FindTool", "OpenTool", "SearchTool", "Tool", "ToolOutcome", "Toolbox", "untrusted_header"]
 
+FOCUS_SENTENCES = 2  # sentences `open` lists as closest to the question (Toolbox.call(focus=...))
 _JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "number": (int, float),
                                                    "boolean": bool}
 
@@ -46,6 +48,7 @@ class Tool:
     name: ClassVar[str]
     description: ClassVar[str]
     parameters: ClassVar[dict[str, Any]]
+    focused: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -55,7 +58,9 @@ class Tool:
         props: dict[str, Any] = cls.parameters.get("properties", {})
         required = set(cls.parameters.get("required", []))
         sig = inspect.signature(cls.run)
-        args = {n: p for n, p in sig.parameters.items() if n != "self"}
+        # `focus` (keyword-only) is the harness's, never the model's: the question being researched
+        cls.focused = "focus" in sig.parameters and sig.parameters["focus"].kind is inspect.Parameter.KEYWORD_ONLY
+        args = {n: p for n, p in sig.parameters.items() if n != "self" and not (n == "focus" and cls.focused)}
         if set(args) != set(props):
             raise TypeError(f"tool {cls.name!r}: run() takes {sorted(args)} but the declared "
                             f"parameters are {sorted(props)}")
@@ -129,14 +134,18 @@ class OpenTool(Tool):
                                           "default": 1}},
                   "required": ["url"]}
 
-    async def run(self, url: str, page: int = 1) -> str:
+    async def run(self, url: str, page: int = 1, *, focus: str | None = None) -> str:
         doc = await self.box.open_page(url)
         budget = self.box.observation_chars
         chunk, page, n_pages = window(doc.text, page, max(200, budget * 3 // 4))
         head = [untrusted_header(doc.final_url), f"Title: {doc.title or '(none)'}",
                 f"URL: {doc.final_url}", f"Page {page} of {n_pages}"
                 + (f" (open with page={page + 1} to read on)" if page < n_pages else "")
-                + (" [body truncated at the size cap]" if doc.truncated else ""), ""]
+                + (" [body truncated at the size cap]" if doc.truncated else "")]
+        best = relevant_sentences(doc.text, focus, limit=FOCUS_SENTENCES) if focus else []
+        if best:  # the whole page's sentences closest to the question, whichever page is shown
+            head += ["Closest to the question:", *(f"> {cut_sentence(s)}" for s in best)]
+        head.append("")
         text = "\n".join(head) + chunk
         if doc.links:
             lines, room = ["", "Links:"], budget - len(text) - 10
@@ -149,6 +158,10 @@ class OpenTool(Tool):
                 lines.append(line)
             text += "\n".join(lines)
         return text
+
+
+def cut_sentence(sentence: str, limit: int = 300) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
 class FindTool(Tool):
@@ -208,7 +221,9 @@ class Toolbox:
             self.pages.setdefault(page.final_url, page)
         return page
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> ToolOutcome:
+    async def call(self, name: str, arguments: dict[str, Any] | None, *, focus: str | None = None) -> ToolOutcome:
+        """Run tool `name`. `focus`: the question being researched; a tool that reads a page
+        (`open`) then lists the page's sentences closest to it above the text."""
         tool = self.tools.get(name)
         if tool is None:
             error = f"unknown tool {name!r}; available: {', '.join(self.tools)}"
@@ -218,7 +233,7 @@ class Toolbox:
         try:
             kwargs = tool.validate(arguments if arguments is not None else {})
             async with asyncio.timeout(self.call_timeout_s):
-                text = await tool.run(**kwargs)
+                text = await (tool.run(**kwargs, focus=focus) if focus and tool.focused else tool.run(**kwargs))
         except ToolError as exc:
             return ToolOutcome(ok=False, text=f"Error: {exc}", error=str(exc), url=url)
         except TimeoutError:

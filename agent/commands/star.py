@@ -224,10 +224,10 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         async with open_web(cfg) as toolbox:
             if scfg.mode == "plan":  # whole-graph demonstrations: plan call, branches, write call
                 demos, dropped = await build_demos(chosen, toolbox, build=lambda task, box: build_plan_demo(
-                    task, box, prompts=prompts, max_subquestions=cfg.max_subquestions))
+                    task, box, prompts=prompts, max_subquestions=cfg.max_subquestions, focus_reading=cfg.focus_reading))
             else:
                 demos, dropped = await build_demos(chosen, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
-                                                   user_text=react_user)
+                                                   user_text=react_user, focus_reading=cfg.focus_reading)
         demo_file.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in demos), encoding="utf-8")
         log(f"kept {len(demos)} demonstrations ({dict(dropped)} dropped)")
     all_train = train_tasks

@@ -79,6 +79,7 @@ async def _demos(cfg, tasks: list[dict]):
                 tasks, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL, user_text=react_user,
                 site_url=getattr(toolbox.search_provider, "base_url", None),
                 progress=lambda done, total: bar.update(job, completed=done, total=total),
+                focus_reading=cfg.focus_reading,
             )
 
 

@@ -80,8 +80,10 @@ class FakeBox:
 
     def __init__(self, page_text: str) -> None:
         self.page_text = page_text
+        self.focus: list[str | None] = []
 
-    async def call(self, name, arguments):
+    async def call(self, name, arguments, *, focus=None):
+        self.focus.append(focus)
         if name == "search":
             return ToolOutcome(True, "[1] Henry Purcell\n    http://wiki.test/wiki/Henry_Purcell\n    snippet")
         page = Page(arguments["url"], arguments["url"], 200, "text/html", "Henry Purcell", self.page_text)
@@ -107,12 +109,16 @@ async def test_fake_demo_structure_and_search_miss_opens_by_site_url():
     assert record["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"query":"Henry Purcell"}'
     assert record["citations"][0]["snippet"] == "English composer (1659–1695)"
     assert record["demo"]["opened_by_url"] == []
+    assert box.focus == [TASK["question"]] * 2  # the tools get the question, as the research graph gives it
+    unfocused = FakeBox(box.page_text)
+    await build_demo(TASK, unfocused, system=SYSTEM, answer_tool=ANSWER, user_text=_user, focus_reading=False)
+    assert unfocused.focus == [None, None]
 
     class Missing(FakeBox):
-        async def call(self, name, arguments):
+        async def call(self, name, arguments, *, focus=None):
             if name == "search":
                 return ToolOutcome(True, "No results for 'Henry Purcell'.")
-            return await super().call(name, arguments)
+            return await super().call(name, arguments, focus=focus)
 
     record = await build_demo(TASK, Missing(box.page_text), system=SYSTEM, answer_tool=ANSWER,
                               user_text=_user, site_url="http://wiki.test")

@@ -29,6 +29,7 @@ class FakeToolbox:
         self.site = {url: FakePage(url, url.rsplit("/", 1)[-1], text) for url, text in pages.items()}
         self.pages: dict[str, FakePage] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.focus: list[str | None] = []  # the question each call was given (Toolbox.call(focus=...))
         self.schemas = [
             {"type": "function", "function": {"name": "search", "description": "search", "parameters": {
                 "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}},
@@ -36,10 +37,11 @@ class FakeToolbox:
                 "type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}}},
         ]
 
-    async def call(self, name: str, arguments: dict[str, Any]):
+    async def call(self, name: str, arguments: dict[str, Any], *, focus: str | None = None):
         from tools.toolbox import ToolOutcome
 
         self.calls.append((name, arguments))
+        self.focus.append(focus)
         if name == "search":
             return ToolOutcome(ok=True, text="\n".join(f"[{i}] {u}" for i, u in enumerate(self.site, 1)))
         if name == "open" and arguments.get("url") in self.site:

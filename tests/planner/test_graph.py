@@ -83,6 +83,21 @@ def test_plan_fans_out_one_branch_per_subquestion():
     assert len(state["notes"]) == 2 and len(state["transcripts"]) == 2
 
 
+@pytest.mark.parametrize("focus_reading", [True, False])
+def test_each_branch_hands_the_tools_its_own_question_as_focus(focus_reading):
+    def policy(messages, kwargs):
+        structured = (kwargs.get("structured_outputs") or {}).get("json", {}).get("properties", {})
+        if "subquestions" in structured:
+            return reply(json.dumps({"subquestions": ["Where is the Eiffel Tower?", "When was it completed?"]}))
+        return react_policy()(messages, kwargs)
+
+    _, _, toolbox, _, _ = run(react_policy(), focus_reading=focus_reading)
+    assert toolbox.focus == ["When was the Eiffel Tower completed?"] * 2 if focus_reading else [None, None]
+    _, _, toolbox, _, _ = run(policy, mode="plan", focus_reading=focus_reading)
+    expected = {"Where is the Eiffel Tower?", "When was it completed?"} if focus_reading else {None}
+    assert set(toolbox.focus) == expected and len(toolbox.focus) == 4
+
+
 def test_a_malformed_plan_is_re_asked_then_falls_back_to_the_question():
     asked = []
 

@@ -8,6 +8,7 @@ from tools.evidence import (
     contains,
     find_evidence,
     normalize,
+    relevant_sentences,
     split_sentences,
     statement_evidence,
 )
@@ -79,3 +80,20 @@ def test_every_claim_of_a_statement_must_be_in_one_sentence_of_a_cited_page():
     assert statement_evidence({"text": "Westminster is in London.", "cites": []}, pages.get).problem == "no citation"
     rejected = statement_evidence({"text": "It is in London.", "cites": [], "rejected": ["http://x/"]}, pages.get)
     assert not rejected.supported and "http://x/" in rejected.problem
+
+
+def test_relevant_sentences_weigh_rare_shared_words_over_the_subject():
+    page = ("# Beowulf\nOld English epic poem\nBeowulf is an Old English poem consisting of 3,182 alliterative "
+            "lines. Beowulf is one of the most translated works of Old English. Scholars call its author the "
+            "Beowulf poet. In 1815 Beowulf was first printed.")
+    best = relevant_sentences(page, "How many alliterative lines make up the Old English poem Beowulf?")
+    assert best[0] == "Beowulf is an Old English poem consisting of 3,182 alliterative lines."
+    assert len(best) == 2
+    # a number in the question picks its sentence out; stems match (printed / print)
+    assert relevant_sentences(page, "What happened to Beowulf in 1815?", limit=1) == [
+        "In 1815 Beowulf was first printed."]
+    assert relevant_sentences(page, "When was Beowulf print first?", limit=1) == ["In 1815 Beowulf was first printed."]
+    # nothing shared, nothing listed; ties keep page order
+    assert relevant_sentences(page, "Who painted Guernica?") == []
+    assert relevant_sentences("A cat sat. A cat ran.", "Which cat?", limit=2) == ["A cat sat.", "A cat ran."]
+    assert relevant_sentences("", "anything") == [] and relevant_sentences(page, None) == []
