@@ -150,10 +150,14 @@ class _Script:
         self.site_url = site_url.rstrip("/") if site_url else None
         self.opened_by_url: list[str] = []
 
-    async def reach(self, title: str, query: str) -> tuple[str, str]:
-        """search(query), then open the article's URL from the results (or its site URL)."""
+    async def reach(self, title: str, query: str, retry: str | None = None) -> tuple[str, str]:
+        """search(query) (and search(retry) when that missed the article), then open the
+        article's URL from the results (or its site URL)."""
         found = await self.conv.call("search", {"query": query})
         url = next((u for u in _URL_LINE.findall(found.text) if _same_article(u, title)), None)
+        if url is None and retry and normalize(retry) != normalize(query):
+            found = await self.conv.call("search", {"query": retry})
+            url = next((u for u in _URL_LINE.findall(found.text) if _same_article(u, title)), None)
         if url is None:
             if self.site_url is None:
                 raise _Drop(f"search {query!r} missed {title!r} and no site URL is known")
@@ -183,6 +187,20 @@ def _keyword(question: str, evidence: str, answers: Sequence[str]) -> str | None
     shared = [w for w in words if w.casefold() in asked]
     pool = shared or sorted(words, key=len, reverse=True)
     return pool[0] if pool else None
+
+
+DEMO_QUERIES = ("question", "entity")
+
+
+def _first_search(task: Mapping, title: str, demo_query: str) -> tuple[str, str | None]:
+    """(query, retry) of a single or bridge task's first search: 'question' searches the
+    question as asked (people's questions name a detail, not only an entity: "How many
+    nocturnes did Chopin write?" finds "Nocturnes (Chopin)"), then the entity if that missed;
+    'entity' searches the entity's name."""
+    entity = _entity_query(task, title)
+    if demo_query == "question":
+        return task["question"], entity
+    return entity, None
 
 
 def _entity_query(task: Mapping, title: str) -> str:
@@ -253,7 +271,7 @@ def _check_evidence(conv: _Conversation, url: str, task: Mapping, title: str) ->
         raise _Drop(f"evidence of {title!r} is not on its page")
 
 
-async def _run_script(task: Mapping, script: _Script) -> tuple[str, str, str]:
+async def _run_script(task: Mapping, script: _Script, demo_query: str = "question") -> tuple[str, str, str]:
     """Drive the tools for `task`; (answer, cited URL, snippet)."""
     conv, kind, answers = script.conv, task.get("kind"), list(task["answers"])
     titles = list(task.get("supporting_titles") or [])
@@ -276,7 +294,7 @@ async def _run_script(task: Mapping, script: _Script) -> tuple[str, str, str]:
             raise _Drop(f"the winner {winner!r} is not stated on its page")
         return winner, url, snippet
     a_title = titles[0]
-    url, observation = await script.reach(a_title, _entity_query(task, a_title))
+    url, observation = await script.reach(a_title, *_first_search(task, a_title, demo_query))
     _check_evidence(conv, url, task, a_title)
     answer_title = a_title
     if kind == "bridge":
@@ -309,12 +327,16 @@ async def build_demo(
     user_text: Callable[[str], str],
     site_url: str | None = None,
     focus_reading: bool = True,
+    demo_query: str = "question",
 ) -> dict:
     """One demonstration record for `task` (kept or not: see `success` and `filter_reason`).
 
     `site_url`: the wiki site's base URL, to open an article the search missed
     (default: the toolbox's search provider's `base_url`, when it has one). `focus_reading`:
-    the tools get the question as the research graph gives it (PlannerConfig.focus_reading)."""
+    the tools get the question as the research graph gives it (PlannerConfig.focus_reading).
+    `demo_query`: what a single or bridge task searches first (`_first_search`)."""
+    if demo_query not in DEMO_QUERIES:
+        raise ValueError(f"demo_query must be one of {', '.join(DEMO_QUERIES)}, got {demo_query!r}")
     site_url = site_url or getattr(getattr(toolbox, "search_provider", None), "base_url", None)
     started, t0 = _now(), time.perf_counter()
     question = task["question"]
@@ -322,7 +344,7 @@ async def build_demo(
     script = _Script(task, conv, site_url)
     final_answer, citations, reason = None, [], None
     try:
-        final_answer, url, snippet = await _run_script(task, script)
+        final_answer, url, snippet = await _run_script(task, script, demo_query)
         conv.answer(answer_arguments(url, snippet, final_answer))
         citations = [{"n": 1, "url": url, "title": conv.titles.get(url, ""), "snippet": snippet}]
     except _Drop as exc:
@@ -372,6 +394,7 @@ async def build_demos(
     progress: Callable[[int, int], None] | None = None,
     build: Callable[[Mapping, DemoToolbox], Any] | None = None,
     focus_reading: bool = True,
+    demo_query: str = "question",
 ) -> tuple[list[dict], Counter[str]]:
     """(kept demos, drop reasons counted). Tasks run one after another (the tools are local
     and fast; one at a time keeps each demo's page snapshots its own). `build(task, toolbox)`:
@@ -385,7 +408,8 @@ async def build_demos(
             if answer_tool is None or user_text is None:
                 raise TypeError("build_demos needs answer_tool and user_text (or build=)")
             record = await build_demo(task, toolbox, system=system, answer_tool=answer_tool,
-                                      user_text=user_text, site_url=site_url, focus_reading=focus_reading)
+                                      user_text=user_text, site_url=site_url, focus_reading=focus_reading,
+                                      demo_query=demo_query)
         if record["success"]:
             kept.append(record)
         else:

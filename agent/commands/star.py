@@ -85,6 +85,9 @@ def star(
     start: str = typer.Option("seed", "--start", help="seed (LoRA on demonstrations) | fewshot (prompted base)"),
     demos: Path | None = typer.Option(None, "--demos", help="demonstrations JSONL (default: built from --train)"),
     seed_demos: int = typer.Option(100, "--seed-demos", min=1, help="demonstrations built when --demos is not given"),
+    demo_query: str = typer.Option("question", "--demo-query", help="what a built demonstration of a single or "
+                                   "bridge task searches first: question (as asked, then the entity if that "
+                                   "missed) | entity (the entity's name)"),
     train_sample: int | None = typer.Option(None, "--train-sample", min=1, help="training tasks per iteration"),
     train_limit: int | None = typer.Option(None, "--train-limit", min=1, help="use only this many training tasks"),
     dev_limit: int | None = typer.Option(None, "--dev-limit", min=1, help="use only this many dev tasks"),
@@ -117,6 +120,8 @@ def star(
 
     if mode not in ("react", "plan"):
         raise typer.BadParameter(f"{mode!r}: use react or plan", param_hint="--mode")
+    if demo_query not in ("question", "entity"):
+        raise typer.BadParameter(f"{demo_query!r}: use question or entity", param_hint="--demo-query")
     if baseline not in (None, "fewshot", "seed", "direct"):
         raise typer.BadParameter(f"{baseline!r}: use fewshot, seed or direct", param_hint="--baseline")
     if baseline == "seed":
@@ -143,7 +148,8 @@ def star(
     if final_test and test is None:
         raise typer.BadParameter("--final-test needs --test FILE (the test split)", param_hint="--final-test")
     test_tasks = _tasks(test, "test", None, seed) if final_test and test is not None else None
-    asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr, extra, test_tasks))
+    asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr, extra, test_tasks,
+                      demo_query=demo_query))
 
 
 def refuse_other_endpoint(cfg: Any) -> None:
@@ -184,7 +190,7 @@ def _check_checkpoint(path: Path) -> None:
 
 async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[dict], demos_path: Path | None,
                 n_demos: int, baseline: str | None, lr: float, extra_evals: dict[str, list[dict]],
-                test_tasks: list[dict] | None) -> None:
+                test_tasks: list[dict] | None, *, demo_query: str = "question") -> None:
     from agent.api import ResearchAgent
     from agent.runtime import ensure_embedded_server, make_client
     from agent.web import open_web
@@ -227,7 +233,8 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
                     task, box, prompts=prompts, max_subquestions=cfg.max_subquestions, focus_reading=cfg.focus_reading))
             else:
                 demos, dropped = await build_demos(chosen, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
-                                                   user_text=react_user, focus_reading=cfg.focus_reading)
+                                                   user_text=react_user, focus_reading=cfg.focus_reading,
+                                                   demo_query=demo_query)
         demo_file.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in demos), encoding="utf-8")
         log(f"kept {len(demos)} demonstrations ({dict(dropped)} dropped)")
     all_train = train_tasks

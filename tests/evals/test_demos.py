@@ -106,7 +106,8 @@ async def test_fake_demo_structure_and_search_miss_opens_by_site_url():
     record = await build_demo({**TASK, "supporting_titles": ["Henry Purcell"], "question": TASK["question"]},
                               box, system=SYSTEM, answer_tool=ANSWER, user_text=_user)
     assert record["success"], record["filter_reason"]
-    assert record["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"query":"Henry Purcell"}'
+    # the first search is the question as asked (default demo_query='question')
+    assert json.loads(record["messages"][2]["tool_calls"][0]["function"]["arguments"]) == {"query": TASK["question"]}
     assert record["citations"][0]["snippet"] == "English composer (1659–1695)"
     assert record["demo"]["opened_by_url"] == []
     assert box.focus == [TASK["question"]] * 2  # the tools get the question, as the research graph gives it
@@ -123,8 +124,29 @@ async def test_fake_demo_structure_and_search_miss_opens_by_site_url():
     record = await build_demo(TASK, Missing(box.page_text), system=SYSTEM, answer_tool=ANSWER,
                               user_text=_user, site_url="http://wiki.test")
     assert record["success"] and record["demo"]["opened_by_url"] == ["Henry Purcell"]
-    assert json.loads(record["messages"][4]["tool_calls"][0]["function"]["arguments"]) == {
-        "url": "http://wiki.test/wiki/Henry_Purcell"}
+    searched = [json.loads(m["tool_calls"][0]["function"]["arguments"]) for m in record["messages"]
+                if m["role"] == "assistant"]
+    assert searched[:3] == [{"query": TASK["question"]}, {"query": "Henry Purcell"},
+                            {"url": "http://wiki.test/wiki/Henry_Purcell"}]
+
+    class OnlyByName(FakeBox):  # the question misses, the name finds it: search again, open from the results
+        async def call(self, name, arguments, *, focus=None):
+            if name == "search" and arguments["query"] != "Henry Purcell":
+                return ToolOutcome(True, "[1] Purcell (crater)\n    http://wiki.test/wiki/Purcell_(crater)\n    x")
+            return await super().call(name, arguments, focus=focus)
+
+    record = await build_demo(TASK, OnlyByName(box.page_text), system=SYSTEM, answer_tool=ANSWER, user_text=_user)
+    calls = [m["tool_calls"][0]["function"] for m in record["messages"] if m["role"] == "assistant"]
+    assert record["success"] and record["demo"]["opened_by_url"] == []
+    assert [(c["name"], json.loads(c["arguments"])) for c in calls[:3]] == [
+        ("search", {"query": TASK["question"]}), ("search", {"query": "Henry Purcell"}),
+        ("open", {"url": "http://wiki.test/wiki/Henry_Purcell"})]
+    # demo_query='entity' searches the name first, as the runs before it did
+    record = await build_demo(TASK, FakeBox(box.page_text), system=SYSTEM, answer_tool=ANSWER, user_text=_user,
+                              demo_query="entity")
+    assert record["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"query":"Henry Purcell"}'
+    with pytest.raises(ValueError, match="demo_query"):
+        await build_demo(TASK, box, system=SYSTEM, answer_tool=ANSWER, user_text=_user, demo_query="title")
 
 
 def test_quote_window_keeps_a_short_sentence_and_cuts_a_long_one_around_the_answer():
