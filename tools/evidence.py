@@ -114,8 +114,9 @@ def relevant_sentences(page_text: str | None, question: str | None, limit: int =
     """The page's sentences that share the most with `question`, best first (at most `limit`;
     none that shares nothing). A shared word counts more the fewer of the page's sentences
     hold it, so the subject's name, on every line of its own article, weighs little beside
-    "alliterative" or "nocturnes". Ties keep page order."""
-    sentences = [s for s in split_sentences(page_text or "") if len(s.split()) >= 2]
+    "alliterative" or "nocturnes". Ties keep page order; headings are left out."""
+    body = "\n".join(line for line in (page_text or "").splitlines() if not line.lstrip().startswith("#"))
+    sentences = [s for s in split_sentences(body) if len(s.split()) >= 2]  # headings are titles, not statements
     asked = _ranking_words(question)
     if not sentences or not asked:
         return []

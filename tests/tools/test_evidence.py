@@ -97,3 +97,5 @@ def test_relevant_sentences_weigh_rare_shared_words_over_the_subject():
     assert relevant_sentences(page, "Who painted Guernica?") == []
     assert relevant_sentences("A cat sat. A cat ran.", "Which cat?", limit=2) == ["A cat sat.", "A cat ran."]
     assert relevant_sentences("", "anything") == [] and relevant_sentences(page, None) == []
+    assert relevant_sentences("# Symphony No. 9\nA symphony by Beethoven.", "Who wrote Symphony No. 9?") == [
+        "A symphony by Beethoven."]  # the heading is the title, not a statement
