@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from evals.corpus import Article, article_url, split_sentences
+from evals.echo import echo_facts
 from evals.details import DETAIL_RELATIONS, corpus_facts, sort_of
 from evals.facts import Fact, display_name, person_aliases
 from evals.quality import passes
@@ -671,6 +672,7 @@ def synthesize(
     splits: Sequence[str] = ("train", "dev", "test"),
     per_relation: int | None = None,
     exclude_titles: Iterable[str] = (),
+    echo: bool = True,
 ) -> list[dict]:
     """Tasks from the corpus, deterministic in (corpus, seed).
 
@@ -680,7 +682,9 @@ def synthesize(
     requested `splits` (a seeded sample, so the splits keep their proportions); None keeps
     every task that passes the quality rules. `exclude_titles`: articles no task may rest
     on (a held-out question set's supporting articles, so no synthesized task, trained on or
-    not, asks about an article those questions are about).
+    not, asks about an article those questions are about). `echo`: add the sentence questions
+    of `evals.echo` (single-hop, about details inside the text), sampled and capped apart
+    with their own seeded generator, so the other tasks are those `echo=False` gives.
     """
     articles = {}
     for a in corpus_articles:
@@ -705,10 +709,29 @@ def synthesize(
         chosen = sorted((t for _, group in sorted(groups.items())
                          for t in (rng.sample(group, per_relation) if len(group) > per_relation else group)),
                         key=lambda t: t["id"])
+    if echo:
+        chosen = sorted(chosen + _echo_tasks(articles, split_map, splits, excluded, per_relation, seed),
+                        key=lambda t: t["id"])
     if n is not None and n < len(chosen):
         chosen = rng.sample(chosen, n)
     order = {name: i for i, name in enumerate(splits)}
     return sorted(chosen, key=lambda t: (order[t["split"]], t["kind"], t["id"]))
+
+
+def _echo_tasks(articles: dict[str, Article], split_map: dict[str, str], splits: Sequence[str], excluded: set[str],
+                per_relation: int | None, seed: int) -> list[dict]:
+    rng = random.Random(f"echo:{seed}")
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for f in echo_facts(articles.values()):
+        task = _task("single", f.relation, 0, f.extra["question"], [f.value, *f.aliases], f.answer_type, [f],
+                     split_map[f.title], naming="sentence")
+        if task["split"] in splits and passes(task) and f.title not in excluded:
+            groups[(task["split"], task["relation"])].append(task)
+    out = []
+    for _, group in sorted(groups.items()):
+        group = sorted({t["id"]: t for t in group}.values(), key=lambda t: t["id"])
+        out += rng.sample(group, per_relation) if per_relation is not None and len(group) > per_relation else group
+    return out
 
 
 def write_tasks(tasks: Iterable[dict], path: str | Path) -> Path:

@@ -60,12 +60,20 @@ def _tasks(path: Path, split: str, limit: int | None, seed: int) -> list[dict]:
     return rows
 
 
+def _balance_group(row: dict) -> str:
+    """The group a task is balanced in: its kind, the sentence questions of `evals.echo` a
+    group of their own (people's single-hop questions are about such details; as a share of
+    the singles they would be a quarter of a third)."""
+    kind = str(row.get("kind"))
+    return f"{kind}/sentence" if str(row.get("relation", "")).startswith("echo_") else kind
+
+
 def _balanced(rows: list[dict], n: int, seed: int) -> list[dict]:
-    """n tasks spread evenly over kinds (deterministic by seed)."""
+    """n tasks spread evenly over kinds (deterministic by seed; `_balance_group`)."""
     rng = random.Random(seed)
     by_kind: dict[str, list[dict]] = {}
     for r in rows:
-        by_kind.setdefault(str(r.get("kind")), []).append(r)
+        by_kind.setdefault(_balance_group(r), []).append(r)
     for group in by_kind.values():
         rng.shuffle(group)
     out: list[dict] = []

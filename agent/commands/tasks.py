@@ -28,6 +28,9 @@ def synth(
         None, "--exclude", help="A task JSONL (e.g. a held-out human question set): no synthesized task rests on "
         "any of its `supporting_titles`."
     ),
+    echo: bool = typer.Option(True, "--echo/--no-echo", help="Also ask back sentences of the articles' text "
+                              "(evals.echo: 'consisting of how many alliterative lines?'); --no-echo gives the "
+                              "task files of the runs before them."),
     report: bool = typer.Option(False, "--report", help="Print counts, phrasing diversity and samples."),
     corpus: Path | None = typer.Option(None, "--corpus", help="A summaries JSON file instead of the installed one."),
 ) -> None:
@@ -39,7 +42,7 @@ def synth(
 
     articles = load_articles(corpus)
     excluded = [t for task in load_tasks(exclude) for t in task.get("supporting_titles") or []] if exclude else []
-    tasks = synthesize(articles, n=n, seed=seed, per_relation=per_relation, exclude_titles=excluded)
+    tasks = synthesize(articles, n=n, seed=seed, per_relation=per_relation, exclude_titles=excluded, echo=echo)
     write_tasks(tasks, out)
     typer.echo(f"wrote {len(tasks)} tasks to {out}")
     if report:
