@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from evals.corpus import Article, article_url, split_sentences
-from evals.echo import echo_facts
 from evals.details import DETAIL_RELATIONS, corpus_facts, sort_of
+from evals.echo import echo_facts
 from evals.facts import Fact, display_name, person_aliases
 from evals.quality import passes
 
