@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from evals.corpus import Article, split_sentences
 from evals.details import _NUM, _YEAR, HEDGES, display_name, subjects
 from evals.facts import Fact
+from tools.answer_types import matches_type, question_options
 
 __all__ = ["ECHO_RELATIONS", "echo_facts"]
 
@@ -119,6 +120,11 @@ def echo_facts(articles: Iterable[Article]) -> list[Fact]:
                     continue
                 question = _question(body, start, end, wh)
                 if question is None or ans.casefold() in question.casefold():
+                    continue
+                # a sentence with "A or B" / "A and B" in it reads as a comparison, and the
+                # answer must fit the shape the question asks for (tools.answer_types)
+                if len(question_options(question)) >= 2 or not any(
+                        matches_type(question, x) for x in (ans, *aliases)):
                     continue
                 out.append(Fact(a.title, relation, ans, answer_type, (("extract", s),), aliases=aliases,
                                 extra={"question": question, "subject": a.title}))

@@ -115,6 +115,8 @@ def answer_type_ok(question: str | None, answer: str | None, *, options: Sequenc
         return False
     if kind in ("measure", "number") and not _has_number(norm):
         return False
+    if kind == "name" and re.fullmatch(r"[\d\s.,]+", norm):  # "1803" is no answer to "Who discovered osmium?"
+        return False
     offered = any(contains(answer, o) or contains(o, answer) for o in options)
     return offered or not repeats_question(question, answer)
 

@@ -20,7 +20,7 @@ import re
 
 from tools.evidence import content_words, normalize
 
-__all__ = ["ANSWER_PATTERNS", "answer_pattern", "expected_type", "matches_type", "question_options",
+__all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "answer_pattern", "expected_type", "matches_type", "question_options",
            "repeats_question"]
 
 _TYPES = (  # (type, question pattern), first match wins
@@ -29,7 +29,16 @@ _TYPES = (  # (type, question pattern), first match wins
     ("measure", re.compile(r"\bhow (?:tall|high|long|far|deep|heavy|wide|big|large|old)\b|"
                            r"\bwhat is the (?:height|length|area|elevation|depth|width|mass|weight)\b")),
     ("number", re.compile(r"\bhow (?:many|much)\b")),
+    # a who-question, a where-question, "what prize / which city / by what name", "by whom",
+    # "known as what": a name, never a bare number or year ("1803" for "Who discovered osmium?")
+    ("name", re.compile(r"^(?:(?:from|by|to|with|for|of|after|at|in) )?(?:who|whom|whose|where)\b|\bby whom\b|"
+                        r"\b(?:known as|called|named) what\b|\bby what name\b|"
+                        r"\b(?:what|which) (?:(?!(?:was|is|were|are|did|does|do|has|had)\b)[a-z]+ ){0,2}(?:name|title|prize|award|city|town|village|country|"
+                        r"island|building|institution|university|company|organi[sz]ation|river|mountain|plateau|"
+                        r"epoch|species|ship|novel|treaty|language|empire|dynasty|viaduct|bull|academy|"
+                        r"observatory|tunnel|chronicler|ballet|philosopher|composer|emperor|republic)\b")),
 )
+NUMERIC_TYPES = ("date", "measure", "number")
 
 _APPROX = r"(?:(?:about|around|approximately|nearly|over|some|c\.) )?"
 _NUMBER = r"[0-9][0-9,]{0,12}(?:\.[0-9]{1,4})?(?: (?:thousand|million|billion|trillion))?"
@@ -43,11 +52,12 @@ ANSWER_PATTERNS: dict[str, str] = {
     "date": _APPROX + r"(?:" + _DATE + r")",
     "number": _APPROX + _NUMBER + r"(?: [a-z]{2,15}){0,2}",
     "measure": _APPROX + _NUMBER + _UNIT,
+    "name": r"[^0-9\s\"\\][^\n]*",  # anything that does not start with a digit
 }
 
 
 def expected_type(question: str | None) -> str | None:
-    """'date', 'measure' or 'number' when the question's form asks for one; else None."""
+    """'date', 'measure', 'number' or 'name' when the question's form asks for one; else None."""
     q = " ".join((question or "").casefold().split())
     return next((kind for kind, pattern in _TYPES if pattern.search(q)), None)
 
@@ -149,7 +159,7 @@ def repeats_question(question: str | None, answer: str | None) -> bool:
     James Dunlop discover Centaurus A?"): no answer, unless the question offers it as a
     candidate (a comparison) or asks for a shape (a date, number or measure is checked there)."""
     words = content_words(answer)
-    if not words or expected_type(question) or len(question_options(question)) >= 2:
+    if not words or expected_type(question) in NUMERIC_TYPES or len(question_options(question)) >= 2:
         return False
     if " or " in f" {normalize(question)} ":
         return False

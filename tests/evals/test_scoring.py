@@ -139,6 +139,7 @@ def test_comparison_needs_both_compared_facts_from_pages_the_run_opened():
     ("Who designed the Eiffel Tower?", "Gustave Eiffel", True),
     ("Which is taller, the Eiffel Tower or Big Ben?", "Eiffel Tower", True),  # one of the offered options
     ("Who designed the Eiffel Tower?", "", False),
+    ("Who designed the Eiffel Tower?", "1887", False),  # a who-question wants a name
 ])
 def test_answer_type_ok(question, answer, ok):
     assert answer_type_ok(question, answer) is ok
@@ -148,7 +149,7 @@ def test_expected_type():
     assert expected_type("In which year did it open?") == "date"
     assert expected_type("how high is it") == "measure"
     assert expected_type("How much gold was found?") == "number"
-    assert expected_type("Who wrote Hamlet?") is None
+    assert expected_type("Who wrote Hamlet?") == "name" and expected_type("What is the capital of Peru?") is None
 
 
 def test_is_success_is_the_one_definition():

@@ -18,8 +18,16 @@ def test_the_question_form_decides_the_type():
     assert expected_type("When was the Treaty of Tordesillas signed?") == "date"
     assert expected_type("How many nocturnes did Chopin write?") == "number"
     assert expected_type("How tall is Mont Blanc?") == "measure"
-    assert expected_type("Who discovered osmium?") is None
-    assert answer_pattern("Who discovered osmium?") is None
+    # a who / where / which-institution / by-what-name question wants a name, never a bare number
+    for q in ("Who discovered osmium?", "From his home in which town did James Dunlop discover Centaurus A?",
+              "By what name was the Sistine Chapel originally known?", "What prize was the plane built for?",
+              "At which institution did Karl Pearson found the department?", "Psycho was directed by whom?",
+              "Where was Hadrian born?"):
+        assert expected_type(q) == "name", q
+    for q in ("What was that city's official population in 2012?", "What is the capital of Peru?",
+              "According to its preface, what does the Kojiki say?"):
+        assert expected_type(q) is None, q
+    assert answer_pattern("What is the capital of Peru?") is None
 
 
 @pytest.mark.parametrize(("question", "good", "bad"), [
@@ -31,13 +39,16 @@ def test_the_question_form_decides_the_type():
 def test_answers_of_the_asked_shape_match_and_names_do_not(question, good, bad):
     assert all(matches_type(question, a) for a in good), good
     assert not any(matches_type(question, a) for a in bad), bad
-    assert matches_type("Who built the first laser?", "Theodore Maiman")  # no shape asked: anything
+    assert matches_type("Who built the first laser?", "Theodore Maiman")
+    assert matches_type("Who composed the Kojiki?", "Ō no Yasumaro")
+    assert not matches_type("Who discovered osmium?", "1803") and not matches_type("Who built it?", "11,700 years")
+    assert matches_type("What is the capital of Peru?", "1803")  # no shape asked: anything
 
 
 def test_the_typed_tool_renders_the_same_prompt_and_bounds_the_answer():
     web = [cls.schema() for cls in Toolbox.tool_classes]
     typed = answer_tool("In what year was Francis Crick born?")
-    assert answer_tool("Who built the first laser?") is ANSWER_TOOL and answer_tool(None) is ANSWER_TOOL
+    assert answer_tool("What is the capital of Peru?") is ANSWER_TOOL and answer_tool(None) is ANSWER_TOOL
     assert "pattern" not in ANSWER_TOOL["function"]["parameters"]["properties"]["answer"]  # not mutated
     system = [{"role": "system", "content": REACT_SYSTEM}]
     # the prompt renders no schema: typed or not, the model sees (and training renders) the same text
@@ -64,6 +75,11 @@ def test_the_decoding_grammar_holds_the_answer_to_the_shape():
 
     assert _is_grammar_accept_string(grammar, call("1916"))
     assert not _is_grammar_accept_string(grammar, call("Francis Crick"))
+    schema = tool_call_schema(web + [answer_tool("Who discovered osmium?")])
+    grammar = xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(",", ":"))
+    assert _is_grammar_accept_string(grammar, call("Smithson Tennant"))
+    assert _is_grammar_accept_string(grammar, call("Ō no Yasumaro"))
+    assert not _is_grammar_accept_string(grammar, call("1803"))
 
 
 @pytest.mark.parametrize(("question", "expected"), [
