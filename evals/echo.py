@@ -104,10 +104,14 @@ def _spans(body: str) -> Iterator[tuple[str, str, int, int, str, str, tuple[str,
 def echo_facts(articles: Iterable[Article]) -> list[Fact]:
     """One sentence question (as a Fact: value = the span, `extra['question']`) per usable
     extract sentence of each article, in title order."""
+    articles = list(articles)
+    titles = {a.title for a in articles}
     out: list[Fact] = []
     for a in articles:
         sentences = split_sentences(a.extract)
         name = display_name(a.title)
+        if name != a.title and name in titles:  # "São Paulo" is the city: the state keeps its qualifier
+            name = a.title
         for s, subj in zip(sentences, subjects(a, sentences), strict=True):
             if subj is None or HEDGES.search(s) or subj.year or _NOT_STATEMENT.match(subj.rest):
                 continue

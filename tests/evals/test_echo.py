@@ -79,3 +79,10 @@ def test_an_agent_is_a_whole_name_of_two_to_four_words():
     assert fact.value == "D. W. Griffith" and fact.extra["question"] == "Intolerance is a 1916 silent film directed by whom?"
     listed = Article("Lumen", "Lumen is a novel written by Anna Berg and Otto Lind.", "Novel", "Arts")
     assert echo_facts([listed]) == []  # "by A and B": several answers, no question
+
+
+def test_a_name_another_article_holds_keeps_its_qualifier():
+    state = Article("São Paulo (state)", "São Paulo is one of the 26 states of Brazil.", "State of Brazil", "Geography")
+    city = Article("São Paulo", "São Paulo is a city.", "City", "Geography")
+    [fact] = echo_facts([state, city])
+    assert fact.extra["question"] == "São Paulo (state) is one of the how many states of Brazil?"

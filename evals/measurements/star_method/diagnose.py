@@ -8,22 +8,23 @@ gold answer (reading), answer right (EM)? Trajectories are read from the workspa
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections import defaultdict
 from urllib.parse import unquote
 
-from agent.store import TrajectoryStore
 from evals.corpus import article_url
 from tools.evidence import contains
 
 
 def main(db: str, results: str, tasks: str = "/work/shared/data/dev_questions_human.jsonl") -> None:
-    store = TrajectoryStore(db)
+    store = sqlite3.connect(f"file:{db}?mode=ro", uri=True)  # the workspace store, read only (evals imports no agent)
     by_id = {t["id"]: t for t in map(json.loads, open(tasks, encoding="utf-8"))}
     table: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in map(json.loads, open(results, encoding="utf-8")):
         task = by_id[row["task_id"]]
-        record = store.get_trajectory(row["trajectory_id"])
+        record = json.loads(store.execute("SELECT record FROM trajectories WHERE id = ? OR run_id = ?",
+                                          (row["trajectory_id"], row["trajectory_id"])).fetchone()[0])
         opened, quotes = set(), []
         for m in record["messages"]:
             for call in m.get("tool_calls") or []:
