@@ -128,8 +128,7 @@ class _Conversation:
 
     async def call(self, name: str, arguments: dict[str, Any]) -> Any:
         call_id = self._assistant(name, arguments)
-        outcome = await (self.box.call(name, arguments, focus=self.focus) if self.focus
-                         else self.box.call(name, arguments))
+        outcome = await self.box.call(name, arguments, focus=self.focus)
         self.messages.append({"role": "tool", "tool_call_id": call_id, "content": outcome.text})
         if not outcome.ok:
             raise _Drop(f"{name} failed: {outcome.error}")

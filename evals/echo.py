@@ -9,7 +9,7 @@ kept as written:
     "Beowulf is an Old English poem ... consisting of 3,182 alliterative lines."
  -> "Beowulf is an Old English poem ... consisting of how many alliterative lines?"  (3,182)
     "It was built in 1960 by Theodore Maiman at Hughes Research Laboratories." (Laser)
- -> "The laser was built in 1960 by whom at Hughes Research Laboratories?"  (Theodore Maiman)
+ -> "Laser was built in 1960 by whom at Hughes Research Laboratories?"  (Theodore Maiman)
 
 Spans asked for (`ECHO_RELATIONS`): an agent after "by" (a person's name), a count ("21
 nocturnes"), a measure ("40 km"), a year after "in", and a name after "known as" /
@@ -47,7 +47,7 @@ _UNITS = ("km", "kilometres", "kilometers", "metres", "meters", "m", "miles", "f
 _UNIT = "|".join(sorted((re.escape(u) for u in _UNITS), key=len, reverse=True))
 _MEASURE = re.compile(rf"(?<![\w.,$£€-])(?P<ans>(?P<num>{_NUM}) (?P<unit>{_UNIT}))(?![\w-])")
 _COUNT = re.compile(rf"(?<![\w.,$£€+-])(?P<num>{_NUM}) (?P<noun>(?:[a-z]+[ -])?[a-z]+s)\b")
-_IN_YEAR = re.compile(rf"\b(?P<prep>in) (?P<ans>{_YEAR})(?![\w–-]| BC| AD|s\b)")
+_IN_YEAR = re.compile(rf"\bin (?P<ans>{_YEAR})(?![\w–-]| BC| AD|s\b)")
 _KNOWN = re.compile(rf"\b(?P<lead>(?:originally |formerly |also |first )?(?:known as|called|named)) "
                     rf"(?P<ans>(?:the )?[A-Z][\w'’-]*(?: [A-Z][\w'’-]*){{0,3}}){_NAME_END}")
 # counted nouns that are units, times or parts of a number, not things counted
@@ -60,7 +60,7 @@ _NOT_PERSON = frozenset("""County Records Company Corporation University Society
 Republic Kingdom Empire Army Navy Government Office Department Institute Agency Union Association Group Studios
 Pictures Press Entertainment Games Inc Ltd Academy College School Committee Commission Ministry Foundation Bank
 Sea Ocean River Mountains Islands Island Province State States City Comics Books Publishing Publishers Studio
-Airlines Motors Records Music Media Network Television Broadcasting Team Club League Federation Council""".split())
+Airlines Motors Music Media Network Television Broadcasting Team Club League Federation""".split())
 _NOT_STATEMENT = re.compile(r"^ (?:is|was|are|were) (?:estimated|thought|said|considered|known|reported) (?:that|to)\b")
 
 
