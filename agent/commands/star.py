@@ -60,27 +60,46 @@ def _tasks(path: Path, split: str, limit: int | None, seed: int) -> list[dict]:
     return rows
 
 
-def _balance_group(row: dict) -> str:
-    """The group a task is balanced in: its kind, the sentence questions of `evals.echo` a
-    group of their own (people's single-hop questions are about such details; as a share of
-    the singles they would be a quarter of a third)."""
+def _balance_group(row: dict) -> tuple[str, str]:
+    """The (kind, sub-group) a task is balanced in: the sentence questions of `evals.echo` are
+    a sub-group of the single-hop kind. Kinds get equal shares first, so that one-hop
+    demonstrations stay a third (run 5 of issue 15 gave sentence questions a share of their
+    own, one-hop demonstrations became half, and the adapter stopped hopping on bridges);
+    within a kind its sub-groups share equally."""
     kind = str(row.get("kind"))
-    return f"{kind}/sentence" if str(row.get("relation", "")).startswith("echo_") else kind
+    return kind, ("sentence" if str(row.get("relation", "")).startswith("echo_") else "template")
 
 
 def _balanced(rows: list[dict], n: int, seed: int) -> list[dict]:
-    """n tasks spread evenly over kinds (deterministic by seed; `_balance_group`)."""
+    """n tasks spread evenly over kinds, and within a kind over its sub-groups
+    (deterministic by seed; `_balance_group`)."""
     rng = random.Random(seed)
-    by_kind: dict[str, list[dict]] = {}
+    groups: dict[str, dict[str, list[dict]]] = {}
     for r in rows:
-        by_kind.setdefault(_balance_group(r), []).append(r)
-    for group in by_kind.values():
-        rng.shuffle(group)
+        kind, sub = _balance_group(r)
+        groups.setdefault(kind, {}).setdefault(sub, []).append(r)
+    for subs in groups.values():
+        for group in subs.values():
+            rng.shuffle(group)
+    turn = {kind: 0 for kind in groups}  # which sub-group of a kind gives next
+
+    def take(kind: str) -> dict | None:
+        subs = [groups[kind][s] for s in sorted(groups[kind])]
+        for i in range(len(subs)):
+            group = subs[(turn[kind] + i) % len(subs)]
+            if group:
+                turn[kind] = (turn[kind] + i + 1) % len(subs)
+                return group.pop()
+        return None
+
     out: list[dict] = []
-    while len(out) < n and any(by_kind.values()):
-        for kind in sorted(by_kind):
-            if by_kind[kind] and len(out) < n:
-                out.append(by_kind[kind].pop())
+    while len(out) < n:
+        before = len(out)
+        for kind in sorted(groups):
+            if len(out) < n and (row := take(kind)) is not None:
+                out.append(row)
+        if len(out) == before:
+            break
     return out
 
 
