@@ -6,7 +6,10 @@ supporting articles; only the choices are scripted:
 - `single`:     search(entity) → open(article) → [find(keyword) if the open page window does
                 not show the answer] → answer(gold, article URL);
 - `bridge`:     search(A) → open(A) → find(A, B's name) → search(B's name) → open(B)
-                → [find] → answer(gold, B's URL);
+                → [find] → answer(gold, B's URL); with `demo_hop='keyword'` the find on A's
+                page looks for a word of the question that the sentence naming B holds
+                ("ballet" for "the composer of the ballet The Nutcracker"), so that B's name is
+                copied from the find result before it is searched, never written from memory;
 - `comparison`: search(a) → open(a) → search(b) → open(b) → answer(winner, the winner's URL;
                 the cited snippet is the winner's evidence sentence, which states its value).
 
@@ -189,6 +192,19 @@ def _keyword(question: str, evidence: str, answers: Sequence[str]) -> str | None
 
 
 DEMO_QUERIES = ("question", "entity")
+DEMO_HOPS = ("name", "keyword")
+
+
+def hop_keyword(question: str, page_text: str, a_name: str, b_name: str) -> str | None:
+    """A word of `question` (as the question writes it) found in a sentence of A's page that
+    names B, not a word of A's or B's name: what a bridge's `find` on A's page looks for, so
+    that its result shows the sentence holding B's name (None: no such word)."""
+    naming = [x for x in split_sentences(page_text) if contains(x, b_name)]
+    banned = {w.casefold() for w in re.findall(r"\w+", f"{a_name} {b_name}")} | _STOP
+    for word in re.findall(r"[A-Za-z][\w'-]{3,}", question):
+        if word.casefold() not in banned and any(contains(x, word) for x in naming):
+            return word
+    return None
 
 
 def _first_search(task: Mapping, title: str, demo_query: str) -> tuple[str, str | None]:
@@ -270,7 +286,8 @@ def _check_evidence(conv: _Conversation, url: str, task: Mapping, title: str) ->
         raise _Drop(f"evidence of {title!r} is not on its page")
 
 
-async def _run_script(task: Mapping, script: _Script, demo_query: str = "question") -> tuple[str, str, str]:
+async def _run_script(task: Mapping, script: _Script, demo_query: str = "question",
+                      demo_hop: str = "name") -> tuple[str, str, str]:
     """Drive the tools for `task`; (answer, cited URL, snippet)."""
     conv, kind, answers = script.conv, task.get("kind"), list(task["answers"])
     titles = list(task.get("supporting_titles") or [])
@@ -301,7 +318,9 @@ async def _run_script(task: Mapping, script: _Script, demo_query: str = "questio
         b_name = next((n for n in (display_name(b_title), b_title) if contains(conv.snapshots[url], n)), None)
         if b_name is None:
             raise _Drop(f"the bridge entity {b_title!r} is not named on {a_title!r}'s page")
-        await conv.call("find", {"url": url, "pattern": b_name})
+        pattern = (hop_keyword(task["question"], conv.snapshots[url], display_name(a_title), b_name)
+                   if demo_hop == "keyword" else None)
+        await conv.call("find", {"url": url, "pattern": pattern or b_name})
         url, observation = await script.reach(b_title, b_name)
         _check_evidence(conv, url, task, b_title)
         answer_title = b_title
@@ -327,15 +346,20 @@ async def build_demo(
     site_url: str | None = None,
     focus_reading: bool = True,
     demo_query: str = "question",
+    demo_hop: str = "name",
 ) -> dict:
     """One demonstration record for `task` (kept or not: see `success` and `filter_reason`).
 
     `site_url`: the wiki site's base URL, to open an article the search missed
     (default: the toolbox's search provider's `base_url`, when it has one). `focus_reading`:
     the tools get the question as the research graph gives it (PlannerConfig.focus_reading).
-    `demo_query`: what a single or bridge task searches first (`_first_search`)."""
+    `demo_query`: what a single or bridge task searches first (`_first_search`). `demo_hop`:
+    what a bridge's find on the first page looks for: B's name, or a word of the question
+    that the sentence naming B holds (`hop_keyword`; B's name when there is none)."""
     if demo_query not in DEMO_QUERIES:
         raise ValueError(f"demo_query must be one of {', '.join(DEMO_QUERIES)}, got {demo_query!r}")
+    if demo_hop not in DEMO_HOPS:
+        raise ValueError(f"demo_hop must be one of {', '.join(DEMO_HOPS)}, got {demo_hop!r}")
     site_url = site_url or getattr(getattr(toolbox, "search_provider", None), "base_url", None)
     started, t0 = _now(), time.perf_counter()
     question = task["question"]
@@ -343,7 +367,7 @@ async def build_demo(
     script = _Script(task, conv, site_url)
     final_answer, citations, reason = None, [], None
     try:
-        final_answer, url, snippet = await _run_script(task, script, demo_query)
+        final_answer, url, snippet = await _run_script(task, script, demo_query, demo_hop)
         conv.answer(answer_arguments(url, snippet, final_answer))
         citations = [{"n": 1, "url": url, "title": conv.titles.get(url, ""), "snippet": snippet}]
     except _Drop as exc:
@@ -394,6 +418,7 @@ async def build_demos(
     build: Callable[[Mapping, DemoToolbox], Any] | None = None,
     focus_reading: bool = True,
     demo_query: str = "question",
+    demo_hop: str = "name",
 ) -> tuple[list[dict], Counter[str]]:
     """(kept demos, drop reasons counted). Tasks run one after another (the tools are local
     and fast; one at a time keeps each demo's page snapshots its own). `build(task, toolbox)`:
@@ -408,7 +433,7 @@ async def build_demos(
                 raise TypeError("build_demos needs answer_tool and user_text (or build=)")
             record = await build_demo(task, toolbox, system=system, answer_tool=answer_tool,
                                       user_text=user_text, site_url=site_url, focus_reading=focus_reading,
-                                      demo_query=demo_query)
+                                      demo_query=demo_query, demo_hop=demo_hop)
         if record["success"]:
             kept.append(record)
         else:

@@ -115,6 +115,10 @@ def star(
     demo_query: str = typer.Option("question", "--demo-query", help="what a built demonstration of a single or "
                                    "bridge task searches first: question (as asked, then the entity if that "
                                    "missed) | entity (the entity's name)"),
+    demo_hop: str = typer.Option("name", "--demo-hop", help="what a built bridge demonstration finds on its first "
+                                 "page before the second search: name (the second entity's name) | keyword (a word of "
+                                 "the question that the sentence naming it holds, so the name is copied from the "
+                                 "find result)"),
     train_sample: int | None = typer.Option(None, "--train-sample", min=1, help="training tasks per iteration"),
     train_limit: int | None = typer.Option(None, "--train-limit", min=1, help="use only this many training tasks"),
     dev_limit: int | None = typer.Option(None, "--dev-limit", min=1, help="use only this many dev tasks"),
@@ -149,6 +153,8 @@ def star(
         raise typer.BadParameter(f"{mode!r}: use react or plan", param_hint="--mode")
     if demo_query not in ("question", "entity"):
         raise typer.BadParameter(f"{demo_query!r}: use question or entity", param_hint="--demo-query")
+    if demo_hop not in ("name", "keyword"):
+        raise typer.BadParameter(f"{demo_hop!r}: use name or keyword", param_hint="--demo-hop")
     if baseline not in (None, "fewshot", "seed", "direct"):
         raise typer.BadParameter(f"{baseline!r}: use fewshot, seed or direct", param_hint="--baseline")
     if baseline == "seed":
@@ -176,7 +182,7 @@ def star(
         raise typer.BadParameter("--final-test needs --test FILE (the test split)", param_hint="--final-test")
     test_tasks = _tasks(test, "test", None, seed) if final_test and test is not None else None
     asyncio.run(_main(cfg, scfg, train_tasks, dev_tasks, demos, seed_demos, baseline, lr, extra, test_tasks,
-                      demo_query=demo_query))
+                      demo_query=demo_query, demo_hop=demo_hop))
 
 
 def refuse_other_endpoint(cfg: Any) -> None:
@@ -217,7 +223,8 @@ def _check_checkpoint(path: Path) -> None:
 
 async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[dict], demos_path: Path | None,
                 n_demos: int, baseline: str | None, lr: float, extra_evals: dict[str, list[dict]],
-                test_tasks: list[dict] | None, *, demo_query: str = "question") -> None:
+                test_tasks: list[dict] | None, *, demo_query: str = "question",
+                demo_hop: str = "name") -> None:
     from agent.api import ResearchAgent
     from agent.runtime import ensure_embedded_server, make_client
     from agent.web import open_web
@@ -261,7 +268,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
             else:
                 demos, dropped = await build_demos(chosen, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
                                                    user_text=react_user, focus_reading=cfg.focus_reading,
-                                                   demo_query=demo_query)
+                                                   demo_query=demo_query, demo_hop=demo_hop)
         demo_file.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in demos), encoding="utf-8")
         log(f"kept {len(demos)} demonstrations ({dict(dropped)} dropped)")
     all_train = train_tasks

@@ -172,3 +172,46 @@ def test_the_answer_tool_is_written_evidence_first():
     served = tool_call_schema([ANSWER_TOOL])["properties"]["arguments"]
     assert list(served["properties"]) == ["url", "quote", "answer"]
     assert served["properties"]["quote"]["maxLength"] == QUOTE_MAX_CHARS
+
+
+def test_hop_keyword_is_a_question_word_of_the_sentence_naming_the_second_entity():
+    from evals.demos import hop_keyword
+
+    page = ("# The Nutcracker\nThe Nutcracker is an 1892 two-act ballet by Pyotr Ilyich Tchaikovsky. "
+            "It premiered in Saint Petersburg.")
+    question = "In what year was the composer of the ballet The Nutcracker born?"
+    assert hop_keyword(question, page, "The Nutcracker", "Pyotr Ilyich Tchaikovsky") == "ballet"
+    # no question word in the naming sentence (the entity's own name never counts): None, find the name
+    assert hop_keyword("When was The Nutcracker's author born?", page, "The Nutcracker",
+                       "Pyotr Ilyich Tchaikovsky") is None
+
+
+@pytest.mark.integration
+async def test_a_keyword_hop_shows_the_second_name_before_it_is_searched(demo_tasks, tmp_path):
+    """demo_hop='keyword' against the real wiki: each bridge's find on the first page looks for a word
+    of the question (or the name when none fits), and the name the demo searches next is in that
+    find result, so it is copied, never written from memory."""
+    from agent.config import AgentConfig
+    from agent.web import open_web
+    from planner.prompts import ANSWER_TOOL
+
+    bridges = [t for t in demo_tasks if t["kind"] == "bridge"]
+    async with open_web(AgentConfig(home=tmp_path / "home", web="wiki")) as box:
+        records = [await build_demo(t, box, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL, user_text=react_user,
+                                    demo_hop="keyword") for t in bridges]
+        with pytest.raises(ValueError, match="demo_hop"):
+            await build_demo(bridges[0], box, system=SYSTEM, answer_tool=ANSWER, user_text=_user, demo_hop="guess")
+    kept = [r for r in records if r["success"]]
+    assert kept, [r["filter_reason"] for r in records]
+    by_keyword = 0
+    for record in kept:
+        msgs = record["messages"]
+        i = next(i for i, m in enumerate(msgs) if m["role"] == "assistant"
+                 and m["tool_calls"][0]["function"]["name"] == "find")
+        pattern = json.loads(msgs[i]["tool_calls"][0]["function"]["arguments"])["pattern"]
+        found = msgs[i + 1]["content"]
+        second = next(json.loads(m["tool_calls"][0]["function"]["arguments"])["query"] for m in msgs[i + 2:]
+                      if m["role"] == "assistant" and m["tool_calls"][0]["function"]["name"] == "search")
+        assert _squash(second) in _squash(found), (pattern, second)
+        by_keyword += _squash(pattern) in _squash(record["question"]) and _squash(pattern) != _squash(second)
+    assert by_keyword >= 1
