@@ -11,6 +11,7 @@ import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -78,28 +79,18 @@ def _balanced(rows: list[dict], n: int, seed: int) -> list[dict]:
     for r in rows:
         kind, sub = _balance_group(r)
         groups.setdefault(kind, {}).setdefault(sub, []).append(r)
-    for subs in groups.values():
+    by_kind: dict[str, list[dict]] = {}
+    for kind, subs in groups.items():
         for group in subs.values():
             rng.shuffle(group)
-    turn = {kind: 0 for kind in groups}  # which sub-group of a kind gives next
-
-    def take(kind: str) -> dict | None:
-        subs = [groups[kind][s] for s in sorted(groups[kind])]
-        for i in range(len(subs)):
-            group = subs[(turn[kind] + i) % len(subs)]
-            if group:
-                turn[kind] = (turn[kind] + i + 1) % len(subs)
-                return group.pop()
-        return None
-
+        # the kind's sub-groups in turn, the last of each first (as `pop` takes them)
+        turns = zip_longest(*(reversed(subs[s]) for s in sorted(subs)))
+        by_kind[kind] = [r for turn in turns for r in turn if r is not None][::-1]
     out: list[dict] = []
-    while len(out) < n:
-        before = len(out)
-        for kind in sorted(groups):
-            if len(out) < n and (row := take(kind)) is not None:
-                out.append(row)
-        if len(out) == before:
-            break
+    while len(out) < n and any(by_kind.values()):
+        for kind in sorted(by_kind):
+            if by_kind[kind] and len(out) < n:
+                out.append(by_kind[kind].pop())
     return out
 
 
@@ -151,10 +142,12 @@ def star(
 
     if mode not in ("react", "plan"):
         raise typer.BadParameter(f"{mode!r}: use react or plan", param_hint="--mode")
-    if demo_query not in ("question", "entity"):
-        raise typer.BadParameter(f"{demo_query!r}: use question or entity", param_hint="--demo-query")
-    if demo_hop not in ("name", "keyword"):
-        raise typer.BadParameter(f"{demo_hop!r}: use name or keyword", param_hint="--demo-hop")
+    from evals.demos import DEMO_HOPS, DEMO_QUERIES
+
+    if demo_query not in DEMO_QUERIES:
+        raise typer.BadParameter(f"{demo_query!r}: use {' or '.join(DEMO_QUERIES)}", param_hint="--demo-query")
+    if demo_hop not in DEMO_HOPS:
+        raise typer.BadParameter(f"{demo_hop!r}: use {' or '.join(DEMO_HOPS)}", param_hint="--demo-hop")
     if baseline not in (None, "fewshot", "seed", "direct"):
         raise typer.BadParameter(f"{baseline!r}: use fewshot, seed or direct", param_hint="--baseline")
     if baseline == "seed":
