@@ -34,6 +34,7 @@ from agent.runtime import (
     default_reasoner,
     ensure_embedded_server,
     make_client,
+    research_setting,
 )
 from agent.store import TrajectoryStore, new_run_id
 from agent.web import open_web
@@ -218,7 +219,7 @@ class ResearchAgent:
             seed=(sampling.get("seed", cfg.seed) if getattr(self._client, "per_request_seed", True) else None),
             max_tokens_per_call=cfg.max_tokens_per_call,
             exemplars=sampling.get("exemplars"), report=self._report_style(), max_report_tokens=cfg.max_report_tokens,
-            typed_answers=cfg.typed_answers, focus_reading=cfg.focus_reading)
+            typed_answers=cfg.typed_answers, focus_reading=research_setting(cfg, model, "focus_reading"))
 
     def _report_style(self) -> str:
         """'auto': a composed report only from an endpoint with native tool calling that is not

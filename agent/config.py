@@ -95,7 +95,7 @@ class AgentConfig:
     max_invalid_outputs: int = _help("invalid model outputs in a row before the run ends with an error", 3)
     report: Report = _help("'composed' (the model writes a summary and a section per sub-question from the run's sources, every sentence checked), 'extractive' (answer, findings with their page sentences, sources), or 'auto': composed for an endpoint with native tool calling (--base-url), extractive for the bundled model", "auto")
     max_report_tokens: int = _help("completion tokens of the call that composes the report", 1024)
-    focus_reading: bool = _help("`open` lists the page's sentences closest to the question being researched above the page text (tools.evidence.relevant_sentences)", True)
+    focus_reading: bool | None = _help("`open` lists the page's sentences closest to the question being researched above the page text (tools.evidence.relevant_sentences); unset ('auto'): what the shipped reasoner's card records it was trained and measured with when a run uses it, else on", None)
     typed_answers: bool = _help("a question that asks for a date, a number or a measure gets an answer of that shape: the decoding grammar holds the answer to it, a comparison's answer to one of its candidates, and an answer that only repeats the question is turned back once (tools.answer_types)", True)
 
     def __post_init__(self) -> None:
@@ -200,7 +200,8 @@ def _coerce(name: str, hint: Any, raw: Any, source: str) -> Any:
         # Optional[X]
         if args and type(None) in args:
             inner = [a for a in args if a is not type(None)][0]
-            if isinstance(raw, str) and raw.strip().lower() in ("", "none", "null"):
+            unset = ("", "none", "null", "auto") if inner is bool else ("", "none", "null")
+            if isinstance(raw, str) and raw.strip().lower() in unset:
                 return None
             return _coerce(name, inner, raw, source)
         if hint is bool:

@@ -34,8 +34,8 @@ from reasoner.server import (
 from reasoner.shipped_reasoner import SHIPPED_NAME, ShippedReasoner, find_shipped
 
 __all__ = ["BUNDLED_NAME", "SHIPPED_NAME", "ReasonerChoice", "adapter_revisions", "default_mode",
-           "default_reasoner", "embedded_adapters", "ensure_embedded_server", "make_client", "resolve_protocol",
-           "served_name", "server_spec", "shipped_reasoner"]
+           "default_reasoner", "embedded_adapters", "ensure_embedded_server", "make_client", "research_setting",
+           "resolve_protocol", "served_name", "server_spec", "shipped_reasoner"]
 
 BUNDLED_NAME = BUNDLED_MODEL_DIRNAME  # the served name of the bundled model
 
@@ -111,6 +111,23 @@ def default_mode(cfg: AgentConfig, model: str | None, kind: str | None = None) -
     shipped = shipped_reasoner(cfg) if model == SHIPPED_NAME else None
     mode = shipped.default_mode(kind) if shipped is not None else None
     return mode if mode in ("plan", "react") else "plan"
+
+
+# research settings a model is trained and measured with, and what an unset one means for a
+# model whose card does not record it (AgentConfig: None = auto)
+RESEARCH_DEFAULTS = {"focus_reading": True}
+
+
+def research_setting(cfg: AgentConfig, model: str | None, name: str) -> bool:
+    """The research setting `name` a run of `model` uses: the config's when it is set, else
+    the shipped reasoner's card's (the setting it was trained and measured with: what is
+    trained is what is served), else RESEARCH_DEFAULTS."""
+    value = getattr(cfg, name)
+    if value is not None:
+        return bool(value)
+    shipped = shipped_reasoner(cfg) if model == SHIPPED_NAME else None
+    recorded = (shipped.card.get("research") or {}).get(name) if shipped is not None else None
+    return bool(RESEARCH_DEFAULTS[name] if recorded is None else recorded)
 
 
 def adapter_revisions(cfg: AgentConfig) -> dict[str, str]:

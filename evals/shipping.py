@@ -138,8 +138,12 @@ def _results(run_dir: Path, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None = None) -> dict[str, Any]:
-    """Everything the model card says about the chosen adapter (reasoner.shipped_reasoner adds the files)."""
+def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None = None,
+               research: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the model card says about the chosen adapter (reasoner.shipped_reasoner adds the files).
+
+    `research`: the research settings it is served with (focus_reading, ...), as the run
+    recorded them in config.json, updated by these; an older run recorded none."""
     run_dir = choice.run_dir
     metrics = _read(run_dir / "metrics.json") or {}
     config = _read(run_dir / "config.json") or {}
@@ -160,5 +164,7 @@ def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None =
         "results": _results(run_dir, metrics),
         # the mode the run trained and measured it in, for every task kind it was measured on
         "default_mode": {"default": mode, **{k: mode for k in kinds}},
+        # the settings it was trained and measured with: research runs that use it get them
+        "research": {**(config.get("research") or {}), **(research or {})},
         "reproduce": reproduce_command(run_dir, star),
     }

@@ -137,6 +137,10 @@ class StarDeps:
     # raises ReasonerError when a trained adapter is unusable (truncated, damaged): a
     # resumed run trains it again instead of serving it
     check_adapter: Callable[[Path], Any] | None = None
+    # the research settings the runs use and how the demonstrations were built (focus_reading,
+    # typed_answers, max_steps, demo_query, demo_hop): recorded in config.json, and what a
+    # shipped adapter's card says it must be served with
+    research: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --- the pure stages: filter, hint stripping, dataset, schedule ----------------------------
@@ -334,7 +338,8 @@ class StarLoop:
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self._provenance = {"config": asdict(cfg), "base_model": deps.base_model,
-                            "base_model_hash": deps.base_model_hash, "seed": cfg.seed}
+                            "base_model_hash": deps.base_model_hash, "seed": cfg.seed,
+                            "research": dict(deps.research)}
         self._write_json(self.out / "config.json", self._provenance)
 
     # --- bookkeeping --------------------------------------------------------------------

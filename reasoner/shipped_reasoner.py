@@ -159,7 +159,9 @@ def render_model_card(card: dict[str, Any]) -> str:
              f"`{source.get('run_dir')}`, {source.get('chosen_by', 'chosen on dev')}",
              f"- training data: {data.get('records')} records, SHA-256 `{data.get('sha256')}`"
              + (f", origins {data.get('origins')}" if data.get("origins") else ""),
-             f"- default mode: {card.get('default_mode')}", "",
+             f"- default mode: {card.get('default_mode')}",
+             f"- research settings it was trained and measured with: {card.get('research') or 'not recorded (the defaults)'}",
+             "",
              "## Results", "",
              "| model | split | EM | F1 | citation support | success | n |", "|---|---|---|---|---|---|---|"]
     for row in card.get("results") or []:

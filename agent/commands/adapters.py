@@ -164,6 +164,7 @@ def register(app: typer.Typer) -> None:
         iteration: int | None = typer.Option(None, "--iteration", min=0, help="iteration (0: the seed adapter; default: the best on dev)"),
         out: Path | None = typer.Option(None, "--out", help="where to write it (default: the package's reasoner/shipped/deepstar-reasoner)"),
         default_mode: str | None = typer.Option(None, "--default-mode", help="plan | react (default: the mode the run measured it in)"),
+        focus_reading: bool | None = typer.Option(None, "--focus-reading/--no-focus-reading", help="the focus_reading setting the run was trained and measured with, for a run whose config.json does not record it (default: the run's record)"),
         home: Path | None = HomeOpt, config: Path | None = ConfigOpt,
     ) -> None:
         """Install a STaR run's adapter as the shipped reasoner `deepstar-reasoner`, with its model card."""
@@ -174,7 +175,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"{default_mode!r} is not plan or react", param_hint="--default-mode")
         cfg = build_config(config, home=home)
         choice = choose(run_dir, iteration)
-        card = build_card(choice, base_model=BUNDLED_NAME, default_mode=default_mode)
+        given = {"focus_reading": focus_reading} if focus_reading is not None else {}
+        card = build_card(choice, base_model=BUNDLED_NAME, default_mode=default_mode, research=given)
+        if "focus_reading" not in card["research"]:
+            err_console.print(f"{run_dir} does not record the research settings it ran with (an older run): the card "
+                              "says none, so the reasoner is served with the defaults; pass --no-focus-reading if it "
+                              "ran with DEEPSTAR_FOCUS_READING=false")
         target = out or cfg.shipped_reasoner or default_shipped_dir()
         shipped = write_shipped(choice.adapter_dir, target, card)
         size = sum(f["bytes"] for f in shipped.card["files"].values())

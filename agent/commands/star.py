@@ -219,7 +219,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
                 test_tasks: list[dict] | None, *, demo_query: str = "question",
                 demo_hop: str = "name") -> None:
     from agent.api import ResearchAgent
-    from agent.runtime import ensure_embedded_server, make_client
+    from agent.runtime import ensure_embedded_server, make_client, research_setting
     from agent.web import open_web
     from evals.demos import build_demos, build_plan_demo
     from evals.errors import StarError
@@ -244,6 +244,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         raise StarError(f"the running vLLM server (pid {state.pid}) serves {state.model_path}, not {base_path}: "
                         "stop it first (`deepstar serve --stop`) or use another --home")
     log = lambda m: err_console.print(m)  # noqa: E731
+    focus = research_setting(cfg, None, "focus_reading")  # the runs ask for the run's adapters, never the shipped one
 
     # the seed demonstrations: given, or built by really running the tools (kept in DIR)
     demo_file = demos_path or out / "demos.jsonl"
@@ -257,10 +258,10 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
         async with open_web(cfg) as toolbox:
             if scfg.mode == "plan":  # whole-graph demonstrations: plan call, branches, write call
                 demos, dropped = await build_demos(chosen, toolbox, build=lambda task, box: build_plan_demo(
-                    task, box, prompts=prompts, max_subquestions=cfg.max_subquestions, focus_reading=cfg.focus_reading))
+                    task, box, prompts=prompts, max_subquestions=cfg.max_subquestions, focus_reading=focus))
             else:
                 demos, dropped = await build_demos(chosen, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL,
-                                                   user_text=react_user, focus_reading=cfg.focus_reading,
+                                                   user_text=react_user, focus_reading=focus,
                                                    demo_query=demo_query, demo_hop=demo_hop)
         demo_file.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in demos), encoding="utf-8")
         log(f"kept {len(demos)} demonstrations ({dict(dropped)} dropped)")
@@ -301,7 +302,9 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
 
         deps = StarDeps(run=run, train=train, load_adapter=load, base_model=state.model,
                         base_model_hash=weights_sha256(base_path), progress=log,
-                        on_stage=_fault_point, check_adapter=check_adapter)
+                        on_stage=_fault_point, check_adapter=check_adapter,
+                        research={"focus_reading": focus, "typed_answers": cfg.typed_answers,
+                                  "max_steps": cfg.max_steps, "demo_query": demo_query, "demo_hop": demo_hop})
         loop = StarLoop(scfg, deps, system=REACT_SYSTEM, extra_evals=extra_evals)
         if baseline:
             direct = None

@@ -71,6 +71,7 @@ def demos(
 async def _demos(cfg, tasks: list[dict]):
     from rich.progress import Progress
 
+    from agent.runtime import research_setting
     from agent.web import open_web
     from evals.demos import build_demos
     from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, react_user
@@ -82,7 +83,7 @@ async def _demos(cfg, tasks: list[dict]):
                 tasks, toolbox, system=REACT_SYSTEM, answer_tool=ANSWER_TOOL, user_text=react_user,
                 site_url=getattr(toolbox.search_provider, "base_url", None),
                 progress=lambda done, total: bar.update(job, completed=done, total=total),
-                focus_reading=cfg.focus_reading,
+                focus_reading=research_setting(cfg, None, "focus_reading"),
             )
 
 

@@ -163,6 +163,8 @@ def test_ship_writes_the_card_from_the_run(home, adapters, tmp_path, capsys):
     assert card["source"]["iteration"] == 2 and card["source"]["model"] == "star-iter2"
     assert card["reproduce"] == "deepstar star --train tasks.jsonl --dev tasks.jsonl --out star/ --iterations 2"
     assert card["default_mode"] == {"default": "react", "bridge": "react", "comparison": "react", "single": "react"}
+    # an older run does not record its research settings: said, and the card records none
+    assert card["research"] == {} and "does not record the research settings" in " ".join(err.split())
     table = {(r["model"], r["split"]): r["em"] for r in card["results"]}
     assert table == {("baseline: direct", "dev"): 0.3, ("iteration 0 (seed adapter, training seed 0)", "dev"): 0.15,
                      ("iteration 1", "dev"): 0.1, ("iteration 2", "dev"): 0.25, ("iteration 2", "human"): 0.18,
@@ -244,3 +246,20 @@ def test_without_test_scores_promote_takes_the_highest_dev_em(home, adapters, tm
     shutil.rmtree(run / "test")
     code, out, _ = cli("adapters", "promote", str(run), capsys=capsys)
     assert code == 0 and "promoted 'star-iter2' (iteration 2, the highest dev EM of the run" in out
+
+
+def test_ship_carries_the_research_settings_the_run_trained_with(home, adapters, tmp_path, capsys):
+    run = make_run(tmp_path, adapters)
+    config = json.loads((run / "config.json").read_text())
+    config["research"] = {"focus_reading": False, "typed_answers": True, "max_steps": 10, "demo_query": "entity"}
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = cli("adapters", "ship", str(run), capsys=capsys)
+    assert code == 0, err
+    card = find_shipped(tmp_path / "shipped" / SHIPPED_NAME).card
+    assert card["research"] == config["research"] and "does not record" not in err
+    assert "focus_reading': False" in (tmp_path / "shipped" / SHIPPED_NAME / "MODEL_CARD.md").read_text()
+    # for an older run the flag says what it ran with
+    (run / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "research"}))
+    code, _, err = cli("adapters", "ship", str(run), "--no-focus-reading", capsys=capsys)
+    assert code == 0, err
+    assert find_shipped(tmp_path / "shipped" / SHIPPED_NAME).card["research"] == {"focus_reading": False}

@@ -117,3 +117,38 @@ async def test_auto_mode_is_the_shipped_cards_mode_for_the_task_kind(tmp_path, a
             result = await agent.research(QUESTION, model="gemma-3-270m", task={"id": "b", "kind": "single"})
             modes["base"] = agent.store.get_run(result.trajectory_id)["mode"]
     assert modes == {"single": "react", "bridge": "plan", "base": "plan"}
+
+
+def _focused(record: dict) -> bool:
+    """Whether the run's `open` observation listed the sentences closest to the question."""
+    opened = [m["content"] for m in record["messages"] if m["role"] == "tool" and "Title:" in str(m["content"])]
+    assert opened, "the scripted run opened no page"
+    return any("Closest to the question:" in text for text in opened)
+
+
+async def test_the_shipped_reasoner_is_served_with_the_research_settings_its_card_records(tmp_path, adapter):
+    # trained and measured without focused reading: its runs read pages the same way
+    card = {"base_model": {"name": "gemma-3-270m"}, "research": {"focus_reading": False}}
+    shipped = write_shipped(adapter, tmp_path / SHIPPED_NAME, card)
+    fake = FakeOpenAI(answers={"Eiffel": "1889"})
+    seen = {}
+    with fake:
+        for label, cfg, model in [("shipped", config(tmp_path, shipped.path), None),
+                                  ("base", config(tmp_path, shipped.path), "gemma-3-270m"),
+                                  ("set", config(tmp_path, shipped.path, focus_reading=True), None)]:
+            record_server(cfg.home, fake)
+            async with ResearchAgent(cfg) as agent:
+                result = await agent.research(QUESTION, model=model, task={"id": label, "answers": ["1889"]})
+            seen[label] = (result.record["model"].get("adapter"), _focused(result.record))
+    # the card's setting for the shipped reasoner; the default (on) for a model without one;
+    # a setting the user gave wins over the card
+    assert seen == {"shipped": (SHIPPED_NAME, False), "base": (None, True), "set": (SHIPPED_NAME, True)}
+
+
+def test_focus_reading_auto_is_unset(tmp_path):
+    from agent.config import load_config
+
+    env = {"DEEPSTAR_HOME": str(tmp_path)}
+    assert load_config(environ=env).focus_reading is None
+    assert load_config(environ={**env, "DEEPSTAR_FOCUS_READING": "auto"}).focus_reading is None
+    assert load_config(environ={**env, "DEEPSTAR_FOCUS_READING": "false"}).focus_reading is False

@@ -66,7 +66,8 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path]:
 def test_star_trains_and_serves_from_a_local_checkpoint(tiny_base, tmp_path):
     tasks, demos = write_inputs(tmp_path)
     home, out = tmp_path / "home", tmp_path / "star"
-    env = {"DEEPSTAR_PROTOCOL": "native", "DEEPSTAR_SHIPPED_REASONER": str(tmp_path / "none")}
+    env = {"DEEPSTAR_PROTOCOL": "native", "DEEPSTAR_SHIPPED_REASONER": str(tmp_path / "none"),
+           "DEEPSTAR_FOCUS_READING": "false"}
     fake = FakeOpenAI(answers={"Eiffel": "1889"})
     with fake:
         record_server(home, fake, tiny_base)
@@ -78,6 +79,9 @@ def test_star_trains_and_serves_from_a_local_checkpoint(tiny_base, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["base_model"] == "tiny-base"
     assert config["base_model_hash"] == sha256_file(tiny_base / "model.safetensors")
+    # the research settings the runs used, as the card must carry them
+    assert config["research"] == {"focus_reading": False, "typed_answers": True, "max_steps": 4,
+                                  "demo_query": "question", "demo_hop": "name"}
     for adapter in ("seed/adapter-s0", "iter_1/adapter"):  # real adapters, trained on the tiny base
         trained_on = json.loads((out / adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
         assert Path(trained_on).resolve() == tiny_base.resolve(), adapter
@@ -93,6 +97,7 @@ def test_star_trains_and_serves_from_a_local_checkpoint(tiny_base, tmp_path):
     card = json.loads((shipped / "card.json").read_text())
     assert card["base_model"] == {"name": "tiny-base", "sha256": sha256_file(tiny_base / "model.safetensors")}
     assert "--base-model" in card["reproduce"]
+    assert card["research"] == config["research"]  # served as it was trained: without focused reading
 
 
 def test_star_on_a_local_checkpoint_with_the_real_vllm_server(prepared_model, tmp_path):
