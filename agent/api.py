@@ -219,7 +219,8 @@ class ResearchAgent:
             seed=(sampling.get("seed", cfg.seed) if getattr(self._client, "per_request_seed", True) else None),
             max_tokens_per_call=cfg.max_tokens_per_call,
             exemplars=sampling.get("exemplars"), report=self._report_style(), max_report_tokens=cfg.max_report_tokens,
-            typed_answers=cfg.typed_answers, focus_reading=research_setting(cfg, model, "focus_reading"))
+            typed_answers=cfg.typed_answers, focus_reading=research_setting(cfg, model, "focus_reading"),
+            answer_spans=research_setting(cfg, model, "answer_spans"))
 
     def _report_style(self) -> str:
         """'auto': a composed report only from an endpoint with native tool calling that is not

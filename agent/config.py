@@ -96,6 +96,7 @@ class AgentConfig:
     report: Report = _help("'composed' (the model writes a summary and a section per sub-question from the run's sources, every sentence checked), 'extractive' (answer, findings with their page sentences, sources), or 'auto': composed for an endpoint with native tool calling (--base-url), extractive for the bundled model", "auto")
     max_report_tokens: int = _help("completion tokens of the call that composes the report", 1024)
     focus_reading: bool | None = _help("`open` lists the page's sentences closest to the question being researched above the page text (tools.evidence.relevant_sentences); unset ('auto'): what the shipped reasoner's card records it was trained and measured with when a run uses it, else on", None)
+    answer_spans: bool | None = _help("answer-span selection: the answer call's decoding grammar holds its URL to a page the branch read, its quote to one of that page's sentences the branch was shown, and the answer to a span of the quote of the asked-for shape that is not the question's own words (tools.answer_types.answer_spans); the prompt is the same either way. Unset ('auto'): the shipped reasoner's card's setting when a run uses it, else off", None)
     typed_answers: bool = _help("a question that asks for a date, a number or a measure gets an answer of that shape: the decoding grammar holds the answer to it, a comparison's answer to one of its candidates, and an answer that only repeats the question is turned back once (tools.answer_types)", True)
 
     def __post_init__(self) -> None:

@@ -115,7 +115,7 @@ def default_mode(cfg: AgentConfig, model: str | None, kind: str | None = None) -
 
 # research settings a model is trained and measured with, and what an unset one means for a
 # model whose card does not record it (AgentConfig: None = auto)
-RESEARCH_DEFAULTS = {"focus_reading": True}
+RESEARCH_DEFAULTS = {"focus_reading": True, "answer_spans": False}
 
 
 def research_setting(cfg: AgentConfig, model: str | None, name: str) -> bool:

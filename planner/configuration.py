@@ -36,6 +36,9 @@ class PlannerConfig:
     # `open` lists the page's sentences closest to the branch's question above the text: a
     # small model copies its evidence from there instead of quoting the description line
     focus_reading: bool = True
+    # answer-span selection: the answer call's grammar holds the URL to a page the branch read,
+    # the quote to one of its sentences and the answer to a span of that quote (prompts.answer_tool)
+    answer_spans: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("plan", "react"):

@@ -55,12 +55,14 @@ from planner.report import (
 )
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
+from reasoner.protocol import public_tools
 from tools.answer_types import repeats_question
 from tools.evidence import (
     MIN_QUOTE_WORDS,
     content_words,
     find_evidence,
     normalize,
+    relevant_sentences,
     split_sentences,
 )
 
@@ -188,7 +190,7 @@ async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list
     except Exception as exc:  # recorded, then re-raised: the run ends with this error
         error = f"{type(exc).__name__}: {exc}"
         if ctx.recorder:
-            ctx.recorder.llm_call(node=node, branch=branch, messages=messages, tools=tools, result=None,
+            ctx.recorder.llm_call(node=node, branch=branch, messages=messages, tools=public_tools(tools), result=None,
                                   error=error, sampling=cfg.sampling, latency_s=time.monotonic() - t0)
         raise
     p, c = _usage_of(result)
@@ -196,7 +198,7 @@ async def _model_call(ctx: RunContext, *, node: str, branch: str, messages: list
     ctx.emit(UsageEvent(node=node, prompt_tokens=p, completion_tokens=c))
     choice_error = result.choices[0].error if result.choices else "no choice"
     if ctx.recorder:
-        ctx.recorder.llm_call(node=node, branch=branch, messages=messages, tools=tools, result=result,
+        ctx.recorder.llm_call(node=node, branch=branch, messages=messages, tools=public_tools(tools), result=result,
                               error=choice_error, sampling=cfg.sampling, latency_s=time.monotonic() - t0)
     return result, {"prompt_tokens": p, "completion_tokens": c, "model_calls": 1}
 
@@ -230,7 +232,9 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     """Search / open / find until `answer`; returns the state update of the branch."""
     cfg = ctx.config
     web_tools = list(ctx.toolbox.schemas)
-    tools = web_tools + [prompts.answer_tool(subquestion if cfg.typed_answers else None)]
+    typed = subquestion if cfg.typed_answers else None
+    tools = web_tools + [prompts.answer_tool(typed)]
+    read: dict[str, str] = {}  # URL -> text of each page this branch opened or searched with `find`
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompts.branch_system(cfg.exemplars)},
         {"role": "user", "content": prompts.branch_user(question, subquestion, hint)},
@@ -248,6 +252,9 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         # prompt is the one training renders for this turn
         last_chance = tool_calls >= cfg.max_tool_calls_per_branch
         choice_of = {"type": "function", "function": {"name": "answer"}} if last_chance else "required"
+        if cfg.answer_spans and read:  # the answer can only come from what the branch read
+            tools = web_tools + [prompts.answer_tool(typed, evidence=_read_sentences(read, messages, subquestion),
+                                                     spans_of=subquestion)]
         try:
             result, used = await _model_call(ctx, node="research", branch=branch, messages=messages,
                                              tools=tools, tool_choice=choice_of)
@@ -301,7 +308,10 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         else:
             done_calls.add(key)
             outcome = await ctx.toolbox.call(name, args, focus=subquestion if cfg.focus_reading else None)
-        ctx.saw(args.get("url") if isinstance(args.get("url"), str) else outcome.url, outcome.page)
+        seen_url = args.get("url") if isinstance(args.get("url"), str) else outcome.url
+        ctx.saw(seen_url, outcome.page)
+        if outcome.ok and outcome.page is not None:  # under the URL its observation shows
+            read[outcome.page.final_url or seen_url] = outcome.page.text
         tool_calls += 1
         usage["tool_calls"] += 1
         if ctx.recorder:
@@ -324,6 +334,28 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         "stop_reason": stop_reason,
         "error": error,
     }
+
+
+QUOTES_PER_PAGE = 3  # sentences of one page the answer call may quote: those closest to the question
+
+
+def _read_sentences(read: dict[str, str], messages: list[dict[str, Any]], question: str) -> list[tuple[str, str]]:
+    """(URL, sentence) the answer call may quote: of each page the branch read, latest first,
+    the QUOTES_PER_PAGE sentences its observations showed (a long page's unread windows are
+    left out) that are closest to `question` (tools.evidence.relevant_sentences, the ranking
+    focused reading shows), or its first shown ones when none shares a word with it."""
+    shown = " " + normalize(" ".join(str(m.get("content") or "") for m in messages if m["role"] == "tool")) + " "
+
+    def was_shown(sentence: str) -> bool:
+        probe = " ".join(normalize(sentence).split()[:8])
+        return len(sentence.split()) >= MIN_QUOTE_WORDS and bool(probe) and f" {probe} " in shown
+
+    out: list[tuple[str, str]] = []
+    for url, text in reversed(read.items()):
+        ranked = [s for s in relevant_sentences(text, question, limit=len(text)) if was_shown(s)]
+        ranked = ranked or [s for s in split_sentences(text) if was_shown(s)]
+        out += [(url, s) for s in ranked[:QUOTES_PER_PAGE]]
+    return out
 
 
 def _make_note(ctx: RunContext, *, branch: str, subquestion: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -9,11 +9,12 @@ findings) always comes after the stable part.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
-from reasoner.protocol import CORRECTIVE_PREFIX, HINT_PREFIX, strip_hint
-from tools.answer_types import answer_pattern
-from tools.evidence import QUOTE_MAX_CHARS
+from reasoner.protocol import CORRECTIVE_PREFIX, DECODING_KEY, HINT_PREFIX, strip_hint
+from tools.answer_types import answer_pattern, answer_spans
+from tools.evidence import QUOTE_MAX_CHARS, quote_windows
 
 __all__ = [
     "ALREADY_DONE",
@@ -112,15 +113,34 @@ ANSWER_TOOL: dict[str, Any] = {
     },
 }
 
-def answer_tool(question: str | None = None) -> dict[str, Any]:
+def answer_tool(question: str | None = None, *, evidence: Sequence[tuple[str, str]] = (),
+                spans_of: str | None = None) -> dict[str, Any]:
     """The answer tool for `question`: ANSWER_TOOL, its `answer` argument held to the shape the
     question asks for when it asks for one (a `pattern` the decoding grammar enforces; the
-    prompt renders no schema, so the model sees the same tool either way)."""
+    prompt renders no schema, so the model sees the same tool either way).
+
+    Answer-span selection: with `evidence`, the (URL, sentence) pairs of the pages the branch
+    read, the call is decoded under a narrower schema (protocol.DECODING_KEY): the URL one of
+    those pages, the quote one of its sentences (quote_windows of a long one), and the answer
+    one of the short answers that quote offers to `spans_of` (tools.answer_types.answer_spans:
+    a span of the quote, of the asked-for shape, not the question's own words). Pairs whose
+    quote offers none are left out; with none left, the call is decoded as without evidence."""
     pattern = answer_pattern(question) if question else None
-    if pattern is None:
+    choices = []
+    for url, sentence in evidence:
+        for quote in quote_windows(sentence):
+            spans = answer_spans(spans_of, quote)
+            if spans and '"' not in url:
+                choices.append({"type": "object", "properties": {"url": {"const": url}, "quote": {"const": quote},
+                                                                 "answer": {"enum": spans}},
+                                "required": ["url", "quote", "answer"], "additionalProperties": False})
+    if pattern is None and not choices:
         return ANSWER_TOOL
     tool = copy.deepcopy(ANSWER_TOOL)
-    tool["function"]["parameters"]["properties"]["answer"]["pattern"] = pattern
+    if pattern is not None:
+        tool["function"]["parameters"]["properties"]["answer"]["pattern"] = pattern
+    if choices:
+        tool["function"][DECODING_KEY] = choices[0] if len(choices) == 1 else {"anyOf": choices}
     return tool
 
 

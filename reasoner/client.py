@@ -40,6 +40,7 @@ from reasoner.protocol import (
     END_OF_TURN,
     MAX_STRING_CHARS,
     parse_tool_calls,
+    public_tools,
     render_prompt,
     tool_call_schema,
 )
@@ -425,7 +426,7 @@ class ReasonerClient:
             "temperature": temperature, "top_p": top_p, "n": n,
         }
         if tools:
-            payload["tools"] = tools
+            payload["tools"] = public_tools(tools)
             payload["tool_choice"] = tool_choice
         _add_optional(payload, seed=seed if self.per_request_seed else None, stop=stop,
                       logprobs=True if logprobs else None,

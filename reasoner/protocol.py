@@ -28,10 +28,12 @@ __all__ = [
     "CALL_CLOSE",
     "CALL_OPEN",
     "CORRECTIVE_PREFIX",
+    "DECODING_KEY",
     "END_OF_TURN",
     "HINT_PREFIX",
     "is_invalid_turn",
     "parse_tool_calls",
+    "public_tools",
     "render_prompt",
     "strip_hint",
     "tool_call_schema",
@@ -121,12 +123,33 @@ def _bounded(schema: Any) -> Any:
     return schema
 
 
+# A tool's function may carry, under this key, the JSON schema its arguments are decoded under:
+# narrower than `parameters` (which the prompt describes and calls are validated against), e.g.
+# the answer tool's quotes and spans of the pages a branch read (planner.prompts.answer_tool).
+# Only the grammar sees it: it is never sent to an endpoint nor recorded in a trajectory.
+DECODING_KEY = "x-deepstar-decoding"
+
+
+def public_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """`tools` without their decoding schemas (DECODING_KEY): what an endpoint and a record get."""
+    if not tools or not any(DECODING_KEY in t.get("function", t) for t in tools):
+        return tools
+    out = []
+    for tool in tools:
+        if "function" in tool:
+            out.append({**tool, "function": {k: v for k, v in tool["function"].items() if k != DECODING_KEY}})
+        else:
+            out.append({k: v for k, v in tool.items() if k != DECODING_KEY})
+    return out
+
+
 def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """JSON schema of one call to any of `tools` (OpenAI tool definitions), strings bounded."""
+    """JSON schema of one call to any of `tools` (OpenAI tool definitions), strings bounded;
+    a tool's decoding schema (DECODING_KEY) stands for its parameters when it has one."""
     branches = []
     for tool in tools:
         fn = tool.get("function", tool)
-        params = _bounded(fn.get("parameters") or {"type": "object", "properties": {}})
+        params = _bounded(fn.get(DECODING_KEY) or fn.get("parameters") or {"type": "object", "properties": {}})
         branches.append({
             "type": "object",
             "properties": {"name": {"const": fn["name"]}, "arguments": params},

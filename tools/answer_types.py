@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 
-from tools.evidence import content_words, normalize
+from tools.evidence import content_words, is_function_word, normalize
 
-__all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "answer_pattern", "expected_type", "matches_type", "question_options",
-           "repeats_question"]
+__all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "SPAN_MAX_WORDS", "answer_pattern", "answer_spans", "expected_type",
+           "matches_type", "question_options", "repeats_question"]
 
 _TYPES = (  # (type, question pattern), first match wins
     ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century)|"
@@ -164,3 +164,52 @@ def repeats_question(question: str | None, answer: str | None) -> bool:
     if " or " in f" {normalize(question)} ":
         return False
     return words <= content_words(question)
+
+
+# --- answer-span selection ----------------------------------------------------------------------
+SPAN_MAX_WORDS = 8  # the longest short answer a quote offers ("University College London", "19 months old")
+_EDGE = "\"'()[]{},;:.!?“”‘’"
+
+
+def _balanced(text: str) -> bool:
+    return text.count("(") == text.count(")") and text.count('"') % 2 == 0
+
+
+def _name_like(words: list[str]) -> bool:
+    """A name's words: capitalized, or connectors inside ("Leonardo da Vinci"); the last may be
+    a common noun ("Tapanuli orangutan")."""
+    if not words[0][:1].isupper():
+        return False
+    inner = words[1:-1]
+    return all(w[:1].isupper() or w[:1].isdigit() or w.casefold() in _CONNECTORS for w in inner)
+
+
+def answer_spans(question: str | None, quote: str, *, max_words: int = SPAN_MAX_WORDS) -> list[str]:
+    """The short answers `quote` (a sentence the model read) offers to `question`: its runs of
+    at most `max_words` words, outer punctuation stripped, that cross no clause break (", "),
+    neither start nor end with a function word ("the" may open one: "the Seikan Tunnel"), have
+    the shape the question asks for (`matches_type`; a name's words are capitalized), and are not
+    made of the question's own words (`repeats_question`). In sentence order, each once.
+
+    What the answer tool's grammar lets the model write once it has chosen its quote: the
+    answer is then a span of evidence it read, never a name recalled from the question."""
+    words = quote.split()
+    kind = expected_type(question)
+    out: dict[str, None] = {}
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + max_words) + 1):
+            inner = words[i:j]
+            if any(w.endswith((",", ";", ":")) for w in inner[:-1]):
+                break  # a longer run crosses the clause break too
+            span = " ".join(inner).strip(_EDGE)
+            if not span or not _balanced(span):
+                continue
+            first, last = span.split()[0], span.split()[-1]
+            if (is_function_word(first) and first.casefold() != "the") or is_function_word(last):
+                continue
+            if kind == "name" and not _name_like(span.split()):
+                continue
+            if not matches_type(question, span) or repeats_question(question, span):
+                continue
+            out.setdefault(span, None)
+    return list(out)

@@ -39,7 +39,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["CITE_MARK", "MIN_QUOTE_WORDS", "QUOTE_MAX_CHARS", "Evidence", "claims_of", "contains", "content_words",
-           "find_evidence", "normalize", "relevant_sentences", "split_sentences", "statement_evidence"]
+           "find_evidence", "is_function_word", "normalize", "quote_windows", "relevant_sentences", "split_sentences",
+           "statement_evidence"]
 
 # the answer tool's quote: one sentence of a page, copied (planner.prompts.ANSWER_TOOL)
 QUOTE_MAX_CHARS = 200
@@ -99,6 +100,34 @@ def split_sentences(text: str) -> list[str]:
         if tail:
             parts.append(tail)
     return parts
+
+
+def is_function_word(word: str) -> bool:
+    """Whether `word` (punctuation aside) is one that never names anything: "the", "of", "was"."""
+    n = normalize(word)
+    return not n or n in _STOP or n in ("a", "an", "the")
+
+
+def quote_windows(sentence: str, limit: int = QUOTE_MAX_CHARS) -> list[str]:
+    """`sentence` as the answer tool's quote can hold it: itself when it fits, else runs of its
+    words of at most `limit` characters, each starting half a window after the one before
+    (so every span of a few words lies inside one of them). Words are never cut."""
+    sentence = " ".join(sentence.split())
+    if len(sentence) <= limit:
+        return [sentence] if sentence else []
+    words, out, start = sentence.split(" "), [], 0
+    while start < len(words):
+        end = start
+        while end < len(words) and len(" ".join(words[start:end + 1])) <= limit:
+            end += 1
+        if end == start:  # one word longer than the limit: skip it
+            start += 1
+            continue
+        out.append(" ".join(words[start:end]))
+        if end == len(words):
+            break
+        start = max(start + 1, (start + end) // 2)
+    return out
 
 
 def content_words(text: str | None) -> set[str]:

@@ -341,3 +341,30 @@ def test_the_last_allowed_turn_takes_an_answer_even_if_it_repeats_the_question()
     state, client, _, _, _ = run(policy, question="Which engineer's company built the Eiffel Tower?",
                                  max_tool_calls_per_branch=2, typed_answers=False)
     assert state["answer"] == "Eiffel Tower" and len(client.seen) == 1  # off: taken at once
+
+
+def test_answer_spans_hold_the_answer_call_to_the_branchs_pages_and_their_spans():
+    from reasoner.protocol import DECODING_KEY, tool_call_schema
+
+    state, client, toolbox, recorder, _ = run(react_policy(), answer_spans=True)
+    assert state["answer"] == "1889"
+    offered = [next(t for t in seen["tools"] if t["function"]["name"] == "answer") for seen in client.seen]
+    # before a page was read the answer call is decoded as without spans
+    assert DECODING_KEY not in offered[0]["function"] and DECODING_KEY not in offered[1]["function"]
+    decoding = offered[2]["function"][DECODING_KEY]
+    choices = decoding.get("anyOf", [decoding])
+    assert {c["properties"]["url"]["const"] for c in choices} == {PAGE}
+    by_quote = {c["properties"]["quote"]["const"]: c["properties"]["answer"]["enum"] for c in choices}
+    # the when-question's spans are dates; the sentences that offer none are left out
+    assert by_quote == {"It was completed in 1889 for the World's Fair.": ["1889"]}
+    assert tool_call_schema([offered[2]])["properties"]["arguments"] == decoding  # what the grammar enforces
+    # the prompt and the record see the plain tool: no decoding schema leaves the process
+    assert all(DECODING_KEY not in t["function"] for s in recorder.steps if s["kind"] == "llm"
+               for t in s["tools"] or [])
+
+
+def test_without_answer_spans_the_answer_call_is_not_narrowed():
+    from reasoner.protocol import DECODING_KEY
+
+    _, client, _, _, _ = run(react_policy())
+    assert all(DECODING_KEY not in t["function"] for seen in client.seen for t in seen["tools"])

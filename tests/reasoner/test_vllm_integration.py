@@ -189,3 +189,33 @@ def test_a_failed_start_shows_the_log_tail_and_leaves_no_process(tmp_path):
                  and "vllm.entrypoints" in " ".join(p.info["cmdline"] or [])]
     assert leftovers == []
     assert not (tmp_path / "server.json").exists()
+
+
+async def test_answer_span_grammar_holds_sampled_answers_to_the_pages_read(vllm_server):
+    """Answer-span selection on the real server: sampled answer calls (temperature 1, forced)
+    quote one of the offered sentences and answer with one of its spans, never free text."""
+    from planner.prompts import ANSWER_TOOL, answer_tool
+
+    url = "http://wiki.deepstar/wiki/Osmium"
+    sentences = ["Osmium is a chemical element with the symbol Os and atomic number 76.",
+                 "It was discovered in 1803 by Smithson Tennant, who named it for the characteristic smell of its "
+                 "volatile oxide."]
+    question = "Who discovered the element osmium?"
+    tool = answer_tool(question, evidence=[(url, s) for s in sentences], spans_of=question)
+    messages = [{"role": "user", "content": question},
+                {"role": "assistant", "content": "", "tool_calls": [{"id": "call_0", "type": "function", "function": {
+                    "name": "open", "arguments": json.dumps({"url": url})}}]},
+                {"role": "tool", "tool_call_id": "call_0", "content": " ".join(sentences)}]
+    async with client_for(vllm_server) as client:
+        results = await asyncio.gather(*(
+            client.chat(messages, tools=[*TOOLS[:2], tool], tool_choice={"type": "function", "function": {"name": "answer"}},
+                        temperature=1.0, seed=i, max_tokens=160) for i in range(8)))
+        # the prompt is the plain tool's: the decoding schema is never rendered
+        assert render_prompt(messages, [*TOOLS[:2], tool]) == render_prompt(messages, [*TOOLS[:2], ANSWER_TOOL])
+    offered = {s: None for s in sentences}
+    for res in results:
+        assert res.choice.error is None, res.choice.text
+        args = json.loads(res.message["tool_calls"][0]["function"]["arguments"])
+        assert args["url"] == url and args["quote"] in offered, args
+        assert args["answer"] in {"Os", "Smithson", "Smithson Tennant", "Tennant"}, args
+        assert args["answer"] in args["quote"]

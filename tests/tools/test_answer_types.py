@@ -9,7 +9,15 @@ import pytest
 
 from planner.prompts import ANSWER_TOOL, REACT_SYSTEM, answer_tool
 from reasoner.protocol import render_prompt, tool_call_schema, validate_arguments
-from tools.answer_types import answer_pattern, expected_type, matches_type, question_options
+from tools.answer_types import (
+    SPAN_MAX_WORDS,
+    answer_pattern,
+    answer_spans,
+    expected_type,
+    matches_type,
+    question_options,
+)
+from tools.evidence import QUOTE_MAX_CHARS, quote_windows
 from tools.toolbox import Toolbox
 
 
@@ -126,3 +134,44 @@ def test_a_comparison_answer_is_one_of_its_candidates_in_the_grammar_too():
                                                 separators=(",", ":"))
     assert _is_grammar_accept_string(grammar, json.dumps({"name": "answer", "arguments": {
         "url": "u", "answer": "Kenzaburō Ōe"}}, separators=(",", ":"), ensure_ascii=False))
+
+
+@pytest.mark.parametrize(("question", "quote", "spans"), [
+    # a who-question: names of the sentence, not the question's own words
+    ("Who discovered the element osmium, naming it after the smell of its volatile oxide?",
+     "It was discovered in 1803 by Smithson Tennant, who named it for the characteristic smell of its volatile oxide.",
+     ["Smithson", "Smithson Tennant", "Tennant"]),
+    # a how-many question: numbers only
+    ("How many alliterative lines make up the Old English epic poem Beowulf?",
+     "Beowulf is an Old English epic poem consisting of 3,182 alliterative lines.",
+     ["3,182", "3,182 alliterative", "3,182 alliterative lines"]),
+    # names run no further than their capitalized words; a clause break ends a span
+    ("Through which railway tunnel is that island connected to Honshu?",
+     "Hokkaido is connected to Honshu by the Seikan Tunnel, the longest railway tunnel.",
+     ["Hokkaido", "Seikan", "Seikan Tunnel"]),
+    # a comparison: one of its candidates
+    ("Which was finished first, London's Tower Bridge or Germany's Kiel Canal?",
+     "Tower Bridge is a bridge in London, built between 1886 and 1894.", ["Tower Bridge"]),
+    # a sentence with nothing of the asked-for shape offers nothing
+    ("In what year was the Eiffel Tower completed?", "It is named after Gustave Eiffel.", []),
+])
+def test_answer_spans_are_the_quotes_short_answers_of_the_asked_for_shape(question, quote, spans):
+    assert answer_spans(question, quote) == spans
+
+
+def test_answer_spans_of_an_untyped_question_leave_out_function_word_edges_and_the_question():
+    spans = answer_spans("What did the Roosevelt administration call the dam?",
+                         "The Roosevelt administration called it Boulder Dam.")
+    assert "Boulder Dam" in spans and "it Boulder" not in spans and "Roosevelt administration" not in spans
+    assert all(len(s.split()) <= SPAN_MAX_WORDS for s in spans)
+
+
+def test_quote_windows_cover_a_long_sentence_without_cutting_words():
+    sentence = " ".join(f"word{i}" for i in range(80))
+    windows = quote_windows(sentence)
+    assert len(windows) > 2 and all(len(w) <= QUOTE_MAX_CHARS for w in windows)
+    assert all(w in sentence for w in windows) and windows[-1].endswith("word79")
+    # every run of a few words lies inside one window
+    words = sentence.split()
+    assert all(any(" ".join(words[i:i + 6]) in w for w in windows) for i in range(len(words) - 6))
+    assert quote_windows("A short sentence.") == ["A short sentence."]
