@@ -165,6 +165,7 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="where to write it (default: the package's reasoner/shipped/deepstar-reasoner)"),
         default_mode: str | None = typer.Option(None, "--default-mode", help="plan | react (default: the mode the run measured it in)"),
         focus_reading: bool | None = typer.Option(None, "--focus-reading/--no-focus-reading", help="the focus_reading setting the run was trained and measured with, for a run whose config.json does not record it (default: the run's record)"),
+        answer_spans: bool | None = typer.Option(None, "--answer-spans/--no-answer-spans", help="serve it with answer-span selection (measured so, e.g. by `deepstar eval` with DEEPSTAR_ANSWER_SPANS=true; default: the run's record)"),
         home: Path | None = HomeOpt, config: Path | None = ConfigOpt,
     ) -> None:
         """Install a STaR run's adapter as the shipped reasoner `deepstar-reasoner`, with its model card."""
@@ -175,7 +176,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"{default_mode!r} is not plan or react", param_hint="--default-mode")
         cfg = build_config(config, home=home)
         choice = choose(run_dir, iteration)
-        given = {"focus_reading": focus_reading} if focus_reading is not None else {}
+        given = {k: v for k, v in (("focus_reading", focus_reading), ("answer_spans", answer_spans)) if v is not None}
         card = build_card(choice, base_model=BUNDLED_NAME, default_mode=default_mode, research=given)
         if "focus_reading" not in card["research"]:
             err_console.print(f"{run_dir} does not record the research settings it ran with (an older run): the card "

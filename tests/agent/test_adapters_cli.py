@@ -260,6 +260,7 @@ def test_ship_carries_the_research_settings_the_run_trained_with(home, adapters,
     assert "focus_reading': False" in (tmp_path / "shipped" / SHIPPED_NAME / "MODEL_CARD.md").read_text()
     # for an older run the flag says what it ran with
     (run / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "research"}))
-    code, _, err = cli("adapters", "ship", str(run), "--no-focus-reading", capsys=capsys)
+    code, _, err = cli("adapters", "ship", str(run), "--no-focus-reading", "--answer-spans", capsys=capsys)
     assert code == 0, err
-    assert find_shipped(tmp_path / "shipped" / SHIPPED_NAME).card["research"] == {"focus_reading": False}
+    assert find_shipped(tmp_path / "shipped" / SHIPPED_NAME).card["research"] == {"focus_reading": False,
+                                                                                 "answer_spans": True}

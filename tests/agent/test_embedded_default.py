@@ -128,7 +128,7 @@ def _focused(record: dict) -> bool:
 
 async def test_the_shipped_reasoner_is_served_with_the_research_settings_its_card_records(tmp_path, adapter):
     # trained and measured without focused reading: its runs read pages the same way
-    card = {"base_model": {"name": "gemma-3-270m"}, "research": {"focus_reading": False}}
+    card = {"base_model": {"name": "gemma-3-270m"}, "research": {"focus_reading": False, "answer_spans": True}}
     shipped = write_shipped(adapter, tmp_path / SHIPPED_NAME, card)
     fake = FakeOpenAI(answers={"Eiffel": "1889"})
     seen = {}
@@ -143,6 +143,12 @@ async def test_the_shipped_reasoner_is_served_with_the_research_settings_its_car
     # the card's setting for the shipped reasoner; the default (on) for a model without one;
     # a setting the user gave wins over the card
     assert seen == {"shipped": (SHIPPED_NAME, False), "base": (None, True), "set": (SHIPPED_NAME, True)}
+    from agent.runtime import research_setting
+
+    cfg = config(tmp_path, shipped.path)
+    assert research_setting(cfg, SHIPPED_NAME, "answer_spans") is True  # the card's
+    assert research_setting(cfg, "gemma-3-270m", "answer_spans") is False  # the default, for a model without one
+    assert research_setting(config(tmp_path, shipped.path, answer_spans=False), SHIPPED_NAME, "answer_spans") is False
 
 
 def test_focus_reading_auto_is_unset(tmp_path):
