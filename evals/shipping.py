@@ -138,12 +138,21 @@ def _results(run_dir: Path, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _settings_label(settings: Mapping[str, Any]) -> str:
+    on = [k for k in ("focus_reading", "answer_spans", "typed_answers") if settings.get(k) is True]
+    off = [k for k in ("focus_reading", "answer_spans") if settings.get(k) is False]
+    return ", ".join([*on, *(f"no {k}" for k in off)]) or "the defaults"
+
+
 def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None = None,
-               research: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               research: Mapping[str, Any] | None = None,
+               served_evals: Mapping[str, Path] | None = None) -> dict[str, Any]:
     """Everything the model card says about the chosen adapter (reasoner.shipped_reasoner adds the files).
 
     `research`: the research settings it is served with (focus_reading, ...), as the run
-    recorded them in config.json, updated by these; an older run recorded none."""
+    recorded them in config.json, updated by these; an older run recorded none.
+    `served_evals`: split -> summary JSON of `deepstar eval` runs of this adapter with those
+    settings (e.g. answer spans measured after the run), added to the results table."""
     run_dir = choice.run_dir
     metrics = _read(run_dir / "metrics.json") or {}
     config = _read(run_dir / "config.json") or {}
@@ -154,6 +163,16 @@ def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None =
     records = sum(1 for line in choice.dataset.read_text(encoding="utf-8").splitlines() if line.strip())
     mode = default_mode or star.get("mode") or "react"
     kinds = sorted(choice.dev.get("by_kind") or {})
+    settings = {**(config.get("research") or {}), **(research or {})}
+    results = _results(run_dir, metrics)
+    for split, path in (served_evals or {}).items():
+        summary = _read(Path(path))
+        if not isinstance(summary, dict) or "overall" not in summary:
+            raise StarError(f"{path} is not a `deepstar eval` summary (no 'overall'): give the --out JSON of an eval")
+        results.append(_row(f"as shipped ({choice.model}, {_settings_label(settings)})", split, summary))
+    reproduce = reproduce_command(run_dir, star)
+    if settings.get("focus_reading") is False and "DEEPSTAR_FOCUS_READING" not in reproduce:
+        reproduce = "DEEPSTAR_FOCUS_READING=false " + reproduce  # the run's demonstrations and evals read unfocused
     return {
         "base_model": {"name": config.get("base_model") or base_model,
                        "sha256": config.get("base_model_hash") or metrics.get("base_model_hash") or None},
@@ -161,10 +180,10 @@ def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None =
         "star_config": star,
         "source": {"run_dir": str(run_dir.resolve()), "iteration": choice.iteration, "model": choice.model,
                    "chosen_by": choice.chosen_by},
-        "results": _results(run_dir, metrics),
+        "results": results,
         # the mode the run trained and measured it in, for every task kind it was measured on
         "default_mode": {"default": mode, **{k: mode for k in kinds}},
         # the settings it was trained and measured with: research runs that use it get them
-        "research": {**(config.get("research") or {}), **(research or {})},
-        "reproduce": reproduce_command(run_dir, star),
+        "research": settings,
+        "reproduce": reproduce,
     }

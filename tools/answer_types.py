@@ -20,8 +20,8 @@ import re
 
 from tools.evidence import content_words, is_function_word, normalize
 
-__all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "SPAN_MAX_WORDS", "answer_pattern", "answer_spans", "expected_type",
-           "matches_type", "question_options", "repeats_question"]
+__all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "SPAN_MAX_WORDS", "SPAN_TYPES", "answer_pattern", "answer_spans",
+           "expected_type", "matches_type", "question_options", "repeats_question", "selects_spans"]
 
 _TYPES = (  # (type, question pattern), first match wins
     ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century)|"
@@ -173,6 +173,20 @@ _EDGE = "\"'()[]{},;:.!?“”‘’"
 
 def _balanced(text: str) -> bool:
     return text.count("(") == text.count(")") and text.count('"') % 2 == 0
+
+
+# the questions whose answers are held to spans of the quote: those asking for a name or a
+# quantity, and comparisons. Measured on the seed adapters (README, STaR section): there the
+# model left free answers with the question's own words or a wrong name, and spans gained on
+# dev and on the human questions; a date or an untyped question ("What is the birth year of
+# X?", "Which continent…?") lost on dev (the first date of "(1497 – 1560)"; "Asia", which the
+# page's sentences do not state) and gained nothing on the human questions.
+SPAN_TYPES = ("name", "number", "measure")
+
+
+def selects_spans(question: str | None) -> bool:
+    """Whether the answer to `question` is held to a span of its quote (SPAN_TYPES, comparisons)."""
+    return len(question_options(question)) >= 2 or expected_type(question) in SPAN_TYPES
 
 
 def _name_like(words: list[str]) -> bool:

@@ -166,6 +166,7 @@ def register(app: typer.Typer) -> None:
         default_mode: str | None = typer.Option(None, "--default-mode", help="plan | react (default: the mode the run measured it in)"),
         focus_reading: bool | None = typer.Option(None, "--focus-reading/--no-focus-reading", help="the focus_reading setting the run was trained and measured with, for a run whose config.json does not record it (default: the run's record)"),
         answer_spans: bool | None = typer.Option(None, "--answer-spans/--no-answer-spans", help="serve it with answer-span selection (measured so, e.g. by `deepstar eval` with DEEPSTAR_ANSWER_SPANS=true; default: the run's record)"),
+        served_eval: list[str] | None = typer.Option(None, "--served-eval", help="SPLIT=SUMMARY.json: a `deepstar eval` of this adapter with the card's research settings (e.g. dev=spans_dev.json), added to the card's results; repeatable"),
         home: Path | None = HomeOpt, config: Path | None = ConfigOpt,
     ) -> None:
         """Install a STaR run's adapter as the shipped reasoner `deepstar-reasoner`, with its model card."""
@@ -177,7 +178,16 @@ def register(app: typer.Typer) -> None:
         cfg = build_config(config, home=home)
         choice = choose(run_dir, iteration)
         given = {k: v for k, v in (("focus_reading", focus_reading), ("answer_spans", answer_spans)) if v is not None}
-        card = build_card(choice, base_model=BUNDLED_NAME, default_mode=default_mode, research=given)
+        served: dict[str, Path] = {}
+        for item in served_eval or []:
+            split, sep, path = item.partition("=")
+            if not sep or not split or not path:
+                raise typer.BadParameter(f"{item!r}: write SPLIT=SUMMARY.json (e.g. dev=eval.json)", param_hint="--served-eval")
+            if not Path(path).is_file():
+                raise typer.BadParameter(f"{path}: no such file", param_hint="--served-eval")
+            served[split] = Path(path)
+        card = build_card(choice, base_model=BUNDLED_NAME, default_mode=default_mode, research=given,
+                          served_evals=served)
         if "focus_reading" not in card["research"]:
             err_console.print(f"{run_dir} does not record the research settings it ran with (an older run): the card "
                               "says none, so the reasoner is served with the defaults; pass --no-focus-reading if it "

@@ -264,3 +264,19 @@ def test_ship_carries_the_research_settings_the_run_trained_with(home, adapters,
     assert code == 0, err
     assert find_shipped(tmp_path / "shipped" / SHIPPED_NAME).card["research"] == {"focus_reading": False,
                                                                                  "answer_spans": True}
+
+
+def test_ship_adds_the_evals_measured_with_the_cards_settings(home, adapters, tmp_path, capsys):
+    run = make_run(tmp_path, adapters)
+    served = tmp_path / "spans_human.json"
+    served.write_text(json.dumps(summary(0.25)))
+    code, _, err = cli("adapters", "ship", str(run), "--iteration", "0", "--no-focus-reading", "--answer-spans",
+                       "--served-eval", f"human={served}", capsys=capsys)
+    assert code == 0, err
+    card = find_shipped(tmp_path / "shipped" / SHIPPED_NAME).card
+    rows = {(r["model"], r["split"]): r["em"] for r in card["results"]}
+    assert rows[("as shipped (star-seed-s0, answer_spans, no focus_reading)", "human")] == 0.25
+    # the command that reproduces it carries the setting its demonstrations and evals ran with
+    assert card["reproduce"].startswith("DEEPSTAR_FOCUS_READING=false deepstar star ")
+    code, _, err = cli("adapters", "ship", str(run), "--served-eval", "human", capsys=capsys)
+    assert code == 2 and "write SPLIT=SUMMARY.json" in " ".join(err.split())

@@ -346,8 +346,9 @@ def test_the_last_allowed_turn_takes_an_answer_even_if_it_repeats_the_question()
 def test_answer_spans_hold_the_answer_call_to_the_branchs_pages_and_their_spans():
     from reasoner.protocol import DECODING_KEY, tool_call_schema
 
-    state, client, toolbox, recorder, _ = run(react_policy(), answer_spans=True)
-    assert state["answer"] == "1889"
+    state, client, toolbox, recorder, _ = run(react_policy("Gustave Eiffel"), answer_spans=True,
+                                              question="Who was the Eiffel Tower named after?")
+    assert state["answer"] == "Gustave Eiffel"
     offered = [next(t for t in seen["tools"] if t["function"]["name"] == "answer") for seen in client.seen]
     # before a page was read the answer call is decoded as without spans
     assert DECODING_KEY not in offered[0]["function"] and DECODING_KEY not in offered[1]["function"]
@@ -355,8 +356,9 @@ def test_answer_spans_hold_the_answer_call_to_the_branchs_pages_and_their_spans(
     choices = decoding.get("anyOf", [decoding])
     assert {c["properties"]["url"]["const"] for c in choices} == {PAGE}
     by_quote = {c["properties"]["quote"]["const"]: c["properties"]["answer"]["enum"] for c in choices}
-    # the when-question's spans are dates; the sentences that offer none are left out
-    assert by_quote == {"It was completed in 1889 for the World's Fair.": ["1889"]}
+    # the page's sentences closest to the question, each with its names that the question does not hold
+    assert by_quote == {"It is named after Gustave Eiffel.": ["Gustave", "Gustave Eiffel"],
+                        "The Eiffel Tower is a lattice tower in Paris.": ["Paris"]}
     assert tool_call_schema([offered[2]])["properties"]["arguments"] == decoding  # what the grammar enforces
     # the prompt and the record see the plain tool: no decoding schema leaves the process
     assert all(DECODING_KEY not in t["function"] for s in recorder.steps if s["kind"] == "llm"
@@ -367,4 +369,7 @@ def test_without_answer_spans_the_answer_call_is_not_narrowed():
     from reasoner.protocol import DECODING_KEY
 
     _, client, _, _, _ = run(react_policy())
+    assert all(DECODING_KEY not in t["function"] for seen in client.seen for t in seen["tools"])
+    # nor is a date question's: spans are for names, quantities and comparisons (selects_spans)
+    _, client, _, _, _ = run(react_policy(), answer_spans=True)
     assert all(DECODING_KEY not in t["function"] for seen in client.seen for t in seen["tools"])

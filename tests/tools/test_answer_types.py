@@ -14,6 +14,7 @@ from tools.answer_types import (
     answer_pattern,
     answer_spans,
     expected_type,
+    selects_spans,
     matches_type,
     question_options,
 )
@@ -175,3 +176,12 @@ def test_quote_windows_cover_a_long_sentence_without_cutting_words():
     words = sentence.split()
     assert all(any(" ".join(words[i:i + 6]) in w for w in windows) for i in range(len(words) - 6))
     assert quote_windows("A short sentence.") == ["A short sentence."]
+
+
+@pytest.mark.parametrize(("question", "selected"), [
+    ("Who discovered osmium?", True), ("How many nocturnes did Chopin write?", True), ("How tall is Mont Blanc?", True),
+    ("Which was finished first, Tower Bridge or the Kiel Canal?", True),
+    ("In what year was the Eiffel Tower completed?", False), ("What is the birth year of Francis Crick?", False),
+])
+def test_spans_are_selected_for_names_quantities_and_comparisons(question, selected):
+    assert selects_spans(question) is selected
