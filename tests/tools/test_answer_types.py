@@ -14,9 +14,9 @@ from tools.answer_types import (
     answer_pattern,
     answer_spans,
     expected_type,
-    selects_spans,
     matches_type,
     question_options,
+    selects_spans,
 )
 from tools.evidence import QUOTE_MAX_CHARS, quote_windows
 from tools.toolbox import Toolbox
