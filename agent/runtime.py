@@ -31,7 +31,7 @@ from reasoner.server import (
     start_server,
     sync_adapters,
 )
-from reasoner.shipped_reasoner import SHIPPED_NAME, ShippedReasoner, find_shipped
+from reasoner.shipped_reasoner import RESEARCH_DEFAULTS, SHIPPED_NAME, ShippedReasoner, find_shipped
 
 __all__ = ["BUNDLED_NAME", "SHIPPED_NAME", "ReasonerChoice", "adapter_revisions", "default_mode",
            "default_reasoner", "embedded_adapters", "ensure_embedded_server", "make_client", "research_setting",
@@ -111,11 +111,6 @@ def default_mode(cfg: AgentConfig, model: str | None, kind: str | None = None) -
     shipped = shipped_reasoner(cfg) if model == SHIPPED_NAME else None
     mode = shipped.default_mode(kind) if shipped is not None else None
     return mode if mode in ("plan", "react") else "plan"
-
-
-# research settings a model is trained and measured with, and what an unset one means for a
-# model whose card does not record it (AgentConfig: None = auto)
-RESEARCH_DEFAULTS = {"focus_reading": True, "answer_spans": False}
 
 
 def research_setting(cfg: AgentConfig, model: str | None, name: str) -> bool:

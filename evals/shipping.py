@@ -21,6 +21,7 @@ from typing import Any
 
 from evals.errors import StarError
 from reasoner.prepare import sha256_file
+from reasoner.shipped_reasoner import RESEARCH_DEFAULTS
 
 __all__ = ["RunChoice", "build_card", "choose", "reproduce_command"]
 
@@ -170,9 +171,11 @@ def build_card(choice: RunChoice, *, base_model: str, default_mode: str | None =
         if not isinstance(summary, dict) or "overall" not in summary:
             raise StarError(f"{path} is not a `deepstar eval` summary (no 'overall'): give the --out JSON of an eval")
         results.append(_row(f"as shipped ({choice.model}, {_settings_label(settings)})", split, summary))
-    reproduce = reproduce_command(run_dir, star)
-    if settings.get("focus_reading") is False and "DEEPSTAR_FOCUS_READING" not in reproduce:
-        reproduce = "DEEPSTAR_FOCUS_READING=false " + reproduce  # the run's demonstrations and evals read unfocused
+    # the settings the run's demonstrations and evals ran with that differ from a fresh run's
+    # (RESEARCH_DEFAULTS) come from the environment: the command carries them
+    env = [f"DEEPSTAR_{k.upper()}={str(settings[k]).lower()}" for k, fresh in RESEARCH_DEFAULTS.items()
+           if isinstance(settings.get(k), bool) and settings[k] is not fresh]
+    reproduce = " ".join([*env, reproduce_command(run_dir, star)])
     return {
         "base_model": {"name": config.get("base_model") or base_model,
                        "sha256": config.get("base_model_hash") or metrics.get("base_model_hash") or None},

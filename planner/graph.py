@@ -56,7 +56,7 @@ from planner.report import (
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
 from reasoner.protocol import public_tools
-from tools.answer_types import repeats_question
+from tools.answer_types import repeats_question, selects_spans
 from tools.evidence import (
     MIN_QUOTE_WORDS,
     content_words,
@@ -235,6 +235,8 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     typed = subquestion if cfg.typed_answers else None
     tools = web_tools + [prompts.answer_tool(typed)]
     read: dict[str, str] = {}  # URL -> text of each page this branch opened or searched with `find`
+    # answer-span selection, for a question asking for a name, a quantity, or comparing
+    spans = cfg.answer_spans and selects_spans(subquestion)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompts.branch_system(cfg.exemplars)},
         {"role": "user", "content": prompts.branch_user(question, subquestion, hint)},
@@ -252,7 +254,7 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         # prompt is the one training renders for this turn
         last_chance = tool_calls >= cfg.max_tool_calls_per_branch
         choice_of = {"type": "function", "function": {"name": "answer"}} if last_chance else "required"
-        if cfg.answer_spans and read:  # the answer can only come from what the branch read
+        if spans and read:  # the answer can only come from what the branch read
             tools = web_tools + [prompts.answer_tool(typed, evidence=_read_sentences(read, messages, subquestion),
                                                      spans_of=subquestion)]
         try:

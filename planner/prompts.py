@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reasoner.protocol import CORRECTIVE_PREFIX, DECODING_KEY, HINT_PREFIX, strip_hint
-from tools.answer_types import answer_pattern, answer_spans, selects_spans
+from tools.answer_types import answer_pattern, answer_spans
 from tools.evidence import QUOTE_MAX_CHARS, quote_windows
 
 __all__ = [
@@ -123,12 +123,12 @@ def answer_tool(question: str | None = None, *, evidence: Sequence[tuple[str, st
     read, the call is decoded under a narrower schema (protocol.DECODING_KEY): the URL one of
     those pages, the quote one of its sentences (quote_windows of a long one), and the answer
     one of the short answers that quote offers to `spans_of` (tools.answer_types.answer_spans:
-    a span of the quote, of the asked-for shape, not the question's own words), for a question
-    that asks for a name, a number or a measure, or compares (`selects_spans`). Pairs whose
-    quote offers none are left out; with none left, the call is decoded as without evidence."""
+    a span of the quote, of the asked-for shape, not the question's own words; the research
+    branch passes evidence only for the questions `selects_spans` admits). Pairs whose quote
+    offers none are left out; with none left, the call is decoded as without evidence."""
     pattern = answer_pattern(question) if question else None
     choices = []
-    for url, sentence in (evidence if selects_spans(spans_of) else ()):
+    for url, sentence in evidence:
         for quote in quote_windows(sentence):
             spans = answer_spans(spans_of, quote)
             if spans and '"' not in url:

@@ -33,6 +33,7 @@ from reasoner.prepare import sha256_file
 
 __all__ = [
     "CARD_VERSION",
+    "RESEARCH_DEFAULTS",
     "SHIPPED_NAME",
     "ShippedReasoner",
     "default_shipped_dir",
@@ -44,6 +45,9 @@ __all__ = [
 
 SHIPPED_NAME = "deepstar-reasoner"  # the name it is served under, stable across releases
 CARD_VERSION = 1
+# the research settings a card records (`research`) that runs on the shipped reasoner take,
+# and what an unset one means for a model whose card does not record it (AgentConfig: None = auto)
+RESEARCH_DEFAULTS = {"focus_reading": True, "answer_spans": False}
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 
 

@@ -218,10 +218,10 @@ def answer_spans(question: str | None, quote: str, *, max_words: int = SPAN_MAX_
             span = " ".join(inner).strip(_EDGE)
             if not span or not _balanced(span):
                 continue
-            first, last = span.split()[0], span.split()[-1]
-            if (is_function_word(first) and first.casefold() != "the") or is_function_word(last):
+            parts = span.split()
+            if (is_function_word(parts[0]) and parts[0].casefold() != "the") or is_function_word(parts[-1]):
                 continue
-            if kind == "name" and not _name_like(span.split()):
+            if kind == "name" and not _name_like(parts):
                 continue
             if not matches_type(question, span) or repeats_question(question, span):
                 continue

@@ -104,8 +104,8 @@ def split_sentences(text: str) -> list[str]:
 
 def is_function_word(word: str) -> bool:
     """Whether `word` (punctuation aside) is one that never names anything: "the", "of", "was"."""
-    n = normalize(word)
-    return not n or n in _STOP or n in ("a", "an", "the")
+    n = normalize(word)  # "a", "an" and "the" normalize to nothing
+    return not n or n in _STOP
 
 
 def quote_windows(sentence: str, limit: int = QUOTE_MAX_CHARS) -> list[str]:

@@ -277,6 +277,6 @@ def test_ship_adds_the_evals_measured_with_the_cards_settings(home, adapters, tm
     rows = {(r["model"], r["split"]): r["em"] for r in card["results"]}
     assert rows[("as shipped (star-seed-s0, answer_spans, no focus_reading)", "human")] == 0.25
     # the command that reproduces it carries the setting its demonstrations and evals ran with
-    assert card["reproduce"].startswith("DEEPSTAR_FOCUS_READING=false deepstar star ")
+    assert card["reproduce"].startswith("DEEPSTAR_FOCUS_READING=false DEEPSTAR_ANSWER_SPANS=true deepstar star ")
     code, _, err = cli("adapters", "ship", str(run), "--served-eval", "human", capsys=capsys)
     assert code == 2 and "write SPLIT=SUMMARY.json" in " ".join(err.split())

@@ -174,7 +174,7 @@ def test_public_names_are_pinned():
     import reasoner.registry
     import reasoner.shipped_reasoner
 
-    assert sorted(reasoner.shipped_reasoner.__all__) == ["CARD_VERSION", "SHIPPED_NAME", "ShippedReasoner",
+    assert sorted(reasoner.shipped_reasoner.__all__) == ["CARD_VERSION", "RESEARCH_DEFAULTS", "SHIPPED_NAME", "ShippedReasoner",
                                                 "default_shipped_dir", "find_shipped", "render_model_card",
                                                 "verify_files", "write_shipped"]
     assert sorted(reasoner.registry.__all__) == ["AdapterEntry", "AdapterRegistry", "validate_name"]
