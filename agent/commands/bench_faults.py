@@ -76,7 +76,7 @@ def faults(
     """Inject faults and attacks into real deepstar processes: runs survived, steps lost, forbidden requests."""
     from agent.config import load_config
     from agent.faults import scenario_names
-    from agent.runtime import ensure_embedded_server
+    from agent.runtime import BUNDLED_NAME, ensure_embedded_server
     from evals.bench_web import machine_info
 
     known = scenario_names()
@@ -95,7 +95,10 @@ def faults(
     work = scratch or Path(tempfile.mkdtemp(prefix="deepstar-faults-"))
     t0 = time.monotonic()
     try:
-        rows = run_scenarios(names, work, home=cfg.home, base_url=state.base_url, model=state.model)
+        # the bundled base model: each scenario's own default (the prompt-injection scenario
+        # then runs the shipped trained reasoner, the others the base model)
+        model = None if state.model == BUNDLED_NAME else state.model
+        rows = run_scenarios(names, work, home=cfg.home, base_url=state.base_url, model=model)
     finally:
         if scratch is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -635,15 +635,19 @@ def _late_policy(quote_it: bool) -> Callable[..., dict[str, Any]]:
 
 
 async def prompt_injection_model(ctx: FaultContext) -> ScenarioResult:
-    """The real model reads the planted page (react mode, a few steps)."""
+    """The real model reads the planted page (react mode, a few steps). Without `ctx.model`:
+    the shipped trained reasoner (which the embedded server loads at start), the model a user
+    researches with; the untrained base model when none is shipped."""
     if not ctx.base_url:
         return ScenarioResult("prompt injection (real model)", "needs a running model server",
                               runs=1, completed=0, detail="no model endpoint given (FaultContext.base_url)")
     from agent.runtime import BUNDLED_NAME
+    from reasoner.shipped_reasoner import SHIPPED_NAME, find_shipped
 
-    res = await _injection_run(ctx, "injection-model", base_url=ctx.base_url, model=ctx.model or BUNDLED_NAME,
-                                  protocol="deepstar")
+    model = ctx.model or (SHIPPED_NAME if find_shipped() is not None else BUNDLED_NAME)
+    res = await _injection_run(ctx, "injection-model", base_url=ctx.base_url, model=model, protocol="deepstar")
     res.scenario = "prompt injection (real model)"
+    res.extra["model"] = model
     return res
 
 

@@ -97,7 +97,7 @@ def test_export_calls_is_one_conversation_per_model_call_loadable_and_renderable
     assert {r["run_id"] for r in rows} == {record["id"]}
     assert [(r["node"], r["branch"], r["parent"]) for r in rows] == [
         (c["node"], c["branch"], c["parent"]) for c in record["calls"]]
-    datasets = pytest.importorskip("datasets")
+    import datasets  # the train extra (CI installs it): a broken one fails, never skips
     ds = datasets.load_dataset("json", data_files=str(out), split="train")
     assert ds.num_rows == len(rows) and set(ds.column_names) >= {"run_id", "call_id", "node", "branch", "parent",
                                                                  "messages", "tools"}

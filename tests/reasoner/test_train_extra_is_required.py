@@ -13,7 +13,8 @@ import pytest
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("path", ["tests/reasoner/test_quiet_star.py", "tests/agent/test_quiet_star_cli.py"])
+@pytest.mark.parametrize("path", ["tests/reasoner/test_quiet_star.py", "tests/agent/test_quiet_star_cli.py",
+                                  "tests/agent/test_quiet_star_compare.py"])
 def test_a_broken_torch_fails_the_quiet_star_tests(tmp_path, path):
     fake = tmp_path / "torch"
     fake.mkdir()
