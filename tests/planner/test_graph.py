@@ -370,6 +370,18 @@ def test_without_answer_spans_the_answer_call_is_not_narrowed():
 
     _, client, _, _, _ = run(react_policy())
     assert all(DECODING_KEY not in t["function"] for seen in client.seen for t in seen["tools"])
-    # nor is a date question's: spans are for names, quantities and comparisons (selects_spans)
-    _, client, _, _, _ = run(react_policy(), answer_spans=True)
+    # nor is an untyped question's: spans are for names, quantities, dates and comparisons (selects_spans)
+    _, client, _, _, _ = run(react_policy(), answer_spans=True, question="What is the Eiffel Tower made of?")
     assert all(DECODING_KEY not in t["function"] for seen in client.seen for t in seen["tools"])
+
+
+def test_a_date_questions_spans_follow_its_role_in_a_range():
+    from reasoner.protocol import DECODING_KEY
+
+    text = "The Eiffel Tower is a lattice tower in Paris. Its company built the tower from 1887 to 1889."
+    state, client, _, _, _ = run(react_policy("1889"), answer_spans=True, pages={PAGE: text})
+    assert state["answer"] == "1889"
+    decoding = next(t for t in client.seen[-1]["tools"] if t["function"]["name"] == "answer")["function"][DECODING_KEY]
+    choices = decoding.get("anyOf", [decoding])
+    # "completed" asks for the end of the period: its start is never offered
+    assert [c["properties"]["answer"]["enum"] for c in choices] == [["1889"]]

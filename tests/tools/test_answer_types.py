@@ -13,9 +13,11 @@ from tools.answer_types import (
     SPAN_MAX_WORDS,
     answer_pattern,
     answer_spans,
+    date_ranges,
     expected_type,
     matches_type,
     question_options,
+    range_role,
     selects_spans,
 )
 from tools.evidence import QUOTE_MAX_CHARS, quote_windows
@@ -181,7 +183,48 @@ def test_quote_windows_cover_a_long_sentence_without_cutting_words():
 @pytest.mark.parametrize(("question", "selected"), [
     ("Who discovered osmium?", True), ("How many nocturnes did Chopin write?", True), ("How tall is Mont Blanc?", True),
     ("Which was finished first, Tower Bridge or the Kiel Canal?", True),
-    ("In what year was the Eiffel Tower completed?", False), ("What is the birth year of Francis Crick?", False),
+    ("In what year was the Eiffel Tower completed?", True), ("Francis Crick was born in which year?", True),
+    ("Which continent is Oran in?", False), ("What is the Eiffel Tower made of?", False),
 ])
-def test_spans_are_selected_for_names_quantities_and_comparisons(question, selected):
+def test_spans_are_selected_for_names_quantities_dates_and_comparisons(question, selected):
     assert selects_spans(question) is selected
+
+
+@pytest.mark.parametrize(("question", "role"), [
+    ("Ernest Rutherford died in which year?", "end"), ("In what year was the Eiffel Tower completed?", "end"),
+    ("In which year did the death of Vitus Bering occur?", "end"), ("What year did Sheikh Mujibur Rahman pass away?", "end"),
+    ("In what year was Albert Einstein born?", "start"), ("Which year saw the birth of Setsuko Hara?", "start"),
+    ("The Pre-Raphaelite Brotherhood was founded or established in which year?", "start"),
+    ("When was Tower Bridge built?", None), ("In what year did the novel Lolita appear?", None),
+])
+def test_range_role_reads_whether_a_date_question_asks_for_a_periods_end_or_start(question, role):
+    assert range_role(question) == role
+
+
+def test_date_ranges_read_the_periods_a_sentence_states():
+    assert date_ranges("New Zealand physicist (1871–1937)") == [("1871", "1937")]
+    assert date_ranges("designed and built the tower from 1887 to 1889.") == [("1887", "1889")]
+    assert date_ranges("a French mathematician (21 August 1789 – 23 May 1857).") == [("1789", "1857")]
+    assert date_ranges("Greek philosopher (c. 470 – 399 BC)") == [("470 BC", "399 BC")]
+    assert date_ranges("between 1914 and 1918") == [("1914", "1918")]
+    # not a period: years that run backward, too far apart, or a count
+    assert date_ranges("from 1950 to 1850") == [] and date_ranges("1066 and 1914") == []
+    assert date_ranges("between 3,000 and 5,000 people") == []
+
+
+@pytest.mark.parametrize(("question", "quote", "spans"), [
+    # the year of the question's role, even glued inside a range; never the other end
+    ("Ernest Rutherford died in which year?", "New Zealand physicist (1871–1937)", ["1937"]),
+    ("In what year was Albert Einstein born?", "German-born physicist (1879–1955)", ["1879"]),
+    ("In what year was the Eiffel Tower completed?",
+     "It is named after the engineer Gustave Eiffel, whose company designed and built the tower from 1887 to 1889.",
+     ["1889"]),
+    # a year question is answered with a year, not a day of the month
+    ("Augustin-Louis Cauchy died in which year?",
+     "Baron Augustin-Louis Cauchy was a French mathematician (21 August 1789 – 23 May 1857).", ["1857"]),
+    # a question of no role is offered both ends
+    ("When was Tower Bridge built?", "Tower Bridge is a bridge in London, built between 1886 and 1894.",
+     ["1886", "1894"]),
+])
+def test_a_date_questions_spans_follow_the_ranges_of_its_quote(question, quote, spans):
+    assert answer_spans(question, quote) == spans

@@ -5,7 +5,8 @@
 # same 200 dev tasks and 60 human questions) as `seed/s0/eval*`, so the loop starts at iteration 1: 300
 # training tasks x 2 samples rolled out by the shipped reasoner as it is served (no focused reading, answer
 # spans), the honest filter, rationalization, a fresh LoRA on demonstrations + kept + rationalized.
-# The demonstrations are rebuilt with this commit's code (run 7's flags). Resumable: rerun.
+# The demonstrations are rebuilt with this commit's code (run 7's flags). Resumable: rerun; save.sh saves a
+# stopped run's artifacts under run10/ for a later session (the workspace does not outlive one).
 set -euo pipefail
 CODE=${CODE:-$PWD}
 OUT=${OUT:-/work/star/run10}
@@ -21,6 +22,13 @@ out = sys.argv[1]
 stages = {"train:adapter-s0": {"steps": 60, "seed": 0, "from": "reasoner/shipped/deepstar-reasoner (run 7's seed adapter)"}}
 json.dump(stages, open(f"{out}/seed/stages.json", "w"), indent=2)
 PY
+fi
+# a later session resumes from the stage artifacts committed under $M/run10/ (gzipped JSONL, markers)
+if [ -d "$M/run10" ] && [ ! -e "$OUT/iter_1/stages.json" ]; then
+  (cd "$M/run10" && find . -type f) | while read -r f; do
+    mkdir -p "$OUT/$(dirname "$f")"
+    case "$f" in *.gz) gunzip -c "$M/run10/$f" > "$OUT/${f%.gz}" ;; *) cp "$M/run10/$f" "$OUT/$f" ;; esac
+  done
 fi
 cd "$CODE"
 export PYTHONPATH=$CODE DEEPSTAR_HOME=${DEEPSTAR_HOME:-/work/star/home10} DEEPSTAR_SERVER_PORT=${PORT:-8100}
