@@ -187,6 +187,7 @@ SPAN_TYPES = ("name", "number", "measure", "date")
 
 # --- dates inside ranges: "(1871–1937)", "from 1887 to 1889", "between 1914 and 1918" ---------
 _YEAR = r"[0-9]{3,4}"
+_A_YEAR = re.compile(r"(?:[0-9]{3,4}|[0-9]{1,4} ?(?:BCE|BC|AD|CE))", re.I)  # what a year question is offered
 _DAY_MONTH = r"(?:[0-9]{1,2} )?(?:" + _MONTH + r" )?(?:[0-9]{1,2}, )?"
 _RANGE = re.compile(r"(?<![0-9,.])(?P<a>" + _YEAR + r")(?: ?(?P<era_a>BCE|BC|AD|CE))?\)?"
                     r"(?: ?(?:–|—|-|to|until|and) ?)(?:c\. ?)?" + _DAY_MONTH +
@@ -196,9 +197,6 @@ _ROLE_END = re.compile(r"\b(?:die[sd]?|death|pass(?:ed|es)? away|complet\w*|fini
                        r"abolish\w*|dissolv\w*|collaps\w*|fell|conclu\w*|retire\w*)\b")
 _ROLE_START = re.compile(r"\b(?:born|birth|found(?:ed|ing)?|establish\w*|beg[au]n|begin\w*|start\w*|launch\w*|"
                          r"incorporat\w*)\b")
-
-
-_A_YEAR = re.compile(r"(?:[0-9]{3,4}|[0-9]{1,4} ?(?:BCE|BC|AD|CE))", re.I)
 
 
 def range_role(question: str | None) -> str | None:
