@@ -29,7 +29,7 @@ docs-site:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc; }
 
 test: install docs-site
-	$(BIN)/python -m pytest -q -rfEs -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rfEs -p no:cacheprovider --durations=40
 
 lint: install
 	$(BIN)/ruff check agent planner tools reasoner evals tests

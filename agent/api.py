@@ -220,7 +220,8 @@ class ResearchAgent:
             max_tokens_per_call=cfg.max_tokens_per_call,
             exemplars=sampling.get("exemplars"), report=self._report_style(), max_report_tokens=cfg.max_report_tokens,
             typed_answers=cfg.typed_answers, focus_reading=research_setting(cfg, model, "focus_reading"),
-            answer_spans=research_setting(cfg, model, "answer_spans"))
+            answer_spans=research_setting(cfg, model, "answer_spans"),
+            subject_page_answers=research_setting(cfg, model, "subject_page_answers"))
 
     def _report_style(self) -> str:
         """'auto': a composed report only from an endpoint with native tool calling that is not

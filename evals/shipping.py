@@ -140,8 +140,8 @@ def _results(run_dir: Path, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _settings_label(settings: Mapping[str, Any]) -> str:
-    on = [k for k in ("focus_reading", "answer_spans", "typed_answers") if settings.get(k) is True]
-    off = [k for k in ("focus_reading", "answer_spans") if settings.get(k) is False]
+    on = [k for k in ("focus_reading", "answer_spans", "subject_page_answers", "typed_answers") if settings.get(k) is True]
+    off = [k for k in ("focus_reading", "answer_spans", "subject_page_answers") if settings.get(k) is False]
     return ", ".join([*on, *(f"no {k}" for k in off)]) or "the defaults"
 
 

@@ -39,6 +39,11 @@ class PlannerConfig:
     # answer-span selection: the answer call's grammar holds the URL to a page the branch read,
     # the quote to one of its sentences and the answer to a span of that quote (prompts.answer_tool)
     answer_spans: bool = False
+    # a question asking for a date, a number or a measure of a named subject (question_subject:
+    # "In what year was the Eiffel Tower completed?") is answered once the branch has read the
+    # subject's own page and it offers an answer of that shape: the next call is `answer`,
+    # forced through the grammar as on a branch's last turn (no hop to another page)
+    subject_page_answers: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("plan", "react"):

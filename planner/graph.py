@@ -20,6 +20,7 @@ report against the page snapshot. The graph is assembled at the bottom of this f
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ from planner.report import (
 from planner.state import BranchInput, ResearchState
 from reasoner.errors import ContextLengthExceeded
 from reasoner.protocol import public_tools
-from tools.answer_types import repeats_question, selects_spans
+from tools.answer_types import answer_spans, question_subject, repeats_question, selects_spans
 from tools.evidence import (
     MIN_QUOTE_WORDS,
     content_words,
@@ -249,10 +250,14 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
     error = None
     call_seq = 0
     done_calls: set[tuple[str, str]] = set()
+    # a typed question about a named subject is answered on the subject's own page once the
+    # branch has read it there (subject_page_answers): no hop away from it
+    subject = question_subject(subquestion) if cfg.subject_page_answers else None
+    on_subject_page = False
     while True:
         # the last allowed turn forces `answer` through the grammar, yet renders every tool: the
-        # prompt is the one training renders for this turn
-        last_chance = tool_calls >= cfg.max_tool_calls_per_branch
+        # prompt is the one training renders for this turn (so does a turn on the subject's page)
+        last_chance = tool_calls >= cfg.max_tool_calls_per_branch or on_subject_page
         choice_of = {"type": "function", "function": {"name": "answer"}} if last_chance else "required"
         if spans and read:  # the answer can only come from what the branch read
             tools = web_tools + [prompts.answer_tool(typed, evidence=_read_sentences(read, messages, subquestion),
@@ -314,6 +319,11 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
         ctx.saw(seen_url, outcome.page)
         if outcome.ok and outcome.page is not None:  # under the URL its observation shows
             read[outcome.page.final_url or seen_url] = outcome.page.text
+            if subject and name in ("open", "find") and _is_page_of(outcome.page, subject):
+                url = outcome.page.final_url or seen_url
+                offered = _read_sentences({url: outcome.page.text}, [*messages, {"role": "tool", "content": outcome.text}],
+                                          subquestion)
+                on_subject_page = any(answer_spans(subquestion, sentence) for _, sentence in offered)
         tool_calls += 1
         usage["tool_calls"] += 1
         if ctx.recorder:
@@ -339,6 +349,13 @@ async def run_tool_loop(ctx: RunContext, *, branch: str, question: str, subquest
 
 
 QUOTES_PER_PAGE = 3  # sentences of one page the answer call may quote: those closest to the question
+
+
+def _is_page_of(page: Any, subject: str) -> bool:
+    """Whether `page` is `subject`'s own: its title (before a site suffix) or first heading is it."""
+    title = str(getattr(page, "title", "") or "").replace("_", " ")
+    titles = [re.split(r"\s+[—|–-]\s+", title)[0], *(getattr(page, "headings", None) or [])[:1]]
+    return normalize(subject) in {normalize(t) for t in titles if t}
 
 
 def _read_sentences(read: dict[str, str], messages: list[dict[str, Any]], question: str) -> list[tuple[str, str]]:

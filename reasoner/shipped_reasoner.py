@@ -47,7 +47,7 @@ SHIPPED_NAME = "deepstar-reasoner"  # the name it is served under, stable across
 CARD_VERSION = 1
 # the research settings a card records (`research`) that runs on the shipped reasoner take,
 # and what an unset one means for a model whose card does not record it (AgentConfig: None = auto)
-RESEARCH_DEFAULTS = {"focus_reading": True, "answer_spans": False}
+RESEARCH_DEFAULTS = {"focus_reading": True, "answer_spans": False, "subject_page_answers": False}
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 
 

@@ -21,12 +21,17 @@ import re
 from tools.evidence import content_words, is_function_word, normalize
 
 __all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "SPAN_MAX_WORDS", "SPAN_TYPES", "answer_pattern", "answer_spans",
-           "date_ranges", "expected_type", "matches_type", "question_options", "range_role", "repeats_question",
-           "selects_spans"]
+           "date_ranges", "expected_type", "matches_type", "question_options", "question_subject", "range_role",
+           "repeats_question", "selects_spans"]
 
 _TYPES = (  # (type, question pattern), first match wins
-    ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century)|"
-                        r"on (?:what|which) (?:date|day))\b|\b(?:what|which) year\b")),
+    # "What is the birth year of X?", "the year of his death", "In which decade ...?": a date too
+    ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century|decade)|"
+                        r"on (?:what|which) (?:date|day))\b|\b(?:what|which) year\b|"
+                        r"^(?!(?:[a-z]+ )?(?:who|whom|whose|where)\b).*?(?:"
+                        r"\b(?:birth|death|founding|completion|publication|release) (?:year|date)\b|"
+                        r"\b(?:year|date) of (?:(?:his|her|its|their|the) )?(?:birth|death|founding|completion|"
+                        r"publication|release|independence)\b)")),
     ("measure", re.compile(r"\bhow (?:tall|high|long|far|deep|heavy|wide|big|large|old)\b|"
                            r"\bwhat is the (?:height|length|area|elevation|depth|width|mass|weight)\b")),
     ("number", re.compile(r"\bhow (?:many|much)\b")),
@@ -285,3 +290,65 @@ def _date_spans(question: str | None, quote: str, spans: list[str]) -> list[str]
         if year not in keep and not repeats_question(question, year):
             keep.append(year)
     return sorted(dict.fromkeys(keep), key=lambda s: (quote.find(s) if s in quote else quote.find(s.split()[0])))
+
+
+# the forms in which a typed question names its subject right after its question words:
+# "In what year was the Eiffel Tower completed?", "How tall is Mont Blanc?", "What is the birth
+# year of Francis Crick?", "Ludwig van Beethoven (German composer) died in which year?"
+_SUBJECT_FORMS = (
+    re.compile(r"^(?:(?:in|on|by|during) )?(?:what|which) (?:year|date|day|decade|century) "
+               r"(?:was|were|did|is|are|does|do|has|had) (?P<rest>.+)$", re.I),
+    re.compile(r"^when (?:was|were|did|is|are|does|do|has|had) (?P<rest>.+)$", re.I),
+    re.compile(r"^how (?:tall|high|long|far|deep|heavy|wide|big|large|old) (?:is|was|are|were) (?P<rest>.+)$", re.I),
+    re.compile(r"^how (?:many|much) (?:[a-z]+ ){1,3}?(?:did|does|do|is|was|are|were|has|had) (?P<rest>.+)$", re.I),
+    re.compile(r"^(?:what|which) (?:is|was) the (?:[a-z]+ ){0,2}?(?:year|date|height|length|area|elevation|depth|"
+               r"width|mass|weight|population) of (?P<rest>.+)$", re.I),
+    re.compile(r"^(?:what|which) year saw the (?:birth|death|founding|start|end) of (?P<rest>.+)$", re.I),
+)
+_SUBJECT_FIRST = re.compile(r"^.+ (?:in |on )?(?:what|which) (?:year|date|day|decade|century)\?$", re.I)
+_NOT_A_SUBJECT = re.compile(r"^(?:what|which|who|whom|whose|where|when|why|how|in|on|at|of|from|by|for|to|with|"
+                            r"under|during|after|before|since|a|an|is|was|were|are|did|does|do|has|had)\b", re.I)
+
+
+def _leading_name(text: str) -> str | None:
+    """The name `text` opens with ("the Eiffel Tower completed?" -> "Eiffel Tower", "Treaty of
+    Tordesillas signed" -> "Treaty of Tordesillas"), when what follows it is the question's verb,
+    a parenthesis or the end; None when the name is a possessive or a part of something else
+    ("the author of the novel X", "the Eiffel Tower's designer", "Ukraine or Guinea")."""
+    words = re.sub(r"^the\s+", "", text.strip(), flags=re.I).split()
+    name: list[str] = []
+    for i, w in enumerate(words):
+        bare = w.rstrip("?.,;:")
+        if bare[:1].isupper() or bare[:1].isdigit() or (name and bare.casefold() in _CONNECTORS
+                                                          and i + 1 < len(words) and words[i + 1][:1].isupper()):
+            name.append(bare)
+            if bare != w or re.search(r"['’]s$", bare):
+                break
+            continue
+        break
+    if not name or re.search(r"['’]s$", name[-1]):
+        return None
+    rest = words[len(name):]
+    follower = rest[0].casefold() if rest else ""
+    if follower in {"of", "and", "or", "'s", "’s"} or (follower and not (follower[:1].isalpha() or follower[:1] == "(")):
+        return None
+    return " ".join(name)
+
+
+def question_subject(question: str | None) -> str | None:
+    """The named subject of a question that asks for a date, a number or a measure of it (the
+    page it is answered on is the subject's own), or None: another type, a comparison, or a
+    subject that is only reached through something else ("the author of the novel X": a hop)."""
+    q = " ".join((question or "").split())
+    if expected_type(q) not in NUMERIC_TYPES or len(question_options(q)) >= 2:
+        return None
+    q = re.sub(r"\s*Give the [a-z]+\.$", "", q)
+    if re.search(r"[.!?;:]\s+\S", q):  # a question told in several sentences sets up a hop
+        return None
+    for form in _SUBJECT_FORMS:
+        m = form.match(q)
+        if m:
+            return _leading_name(m["rest"])
+    if _SUBJECT_FIRST.match(q) and not _NOT_A_SUBJECT.match(re.sub(r"^the\s+", "", q, flags=re.I)):
+        return _leading_name(q)
+    return None

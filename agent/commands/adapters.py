@@ -166,6 +166,7 @@ def register(app: typer.Typer) -> None:
         default_mode: str | None = typer.Option(None, "--default-mode", help="plan | react (default: the mode the run measured it in)"),
         focus_reading: bool | None = typer.Option(None, "--focus-reading/--no-focus-reading", help="the focus_reading setting the run was trained and measured with, for a run whose config.json does not record it (default: the run's record)"),
         answer_spans: bool | None = typer.Option(None, "--answer-spans/--no-answer-spans", help="serve it with answer-span selection (measured so, e.g. by `deepstar eval` with DEEPSTAR_ANSWER_SPANS=true; default: the run's record)"),
+        subject_page_answers: bool | None = typer.Option(None, "--subject-page-answers/--no-subject-page-answers", help="serve it answering a typed question on its subject's own page (default: the run's record)"),
         served_eval: list[str] | None = typer.Option(None, "--served-eval", help="SPLIT=SUMMARY.json: a `deepstar eval` of this adapter with the card's research settings (e.g. dev=spans_dev.json), added to the card's results; repeatable"),
         home: Path | None = HomeOpt, config: Path | None = ConfigOpt,
     ) -> None:
@@ -177,7 +178,8 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"{default_mode!r} is not plan or react", param_hint="--default-mode")
         cfg = build_config(config, home=home)
         choice = choose(run_dir, iteration)
-        given = {k: v for k, v in (("focus_reading", focus_reading), ("answer_spans", answer_spans)) if v is not None}
+        given = {k: v for k, v in (("focus_reading", focus_reading), ("answer_spans", answer_spans),
+                                              ("subject_page_answers", subject_page_answers)) if v is not None}
         served: dict[str, Path] = {}
         for item in served_eval or []:
             split, sep, path = item.partition("=")

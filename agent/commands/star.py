@@ -305,6 +305,7 @@ async def _main(cfg: Any, scfg: Any, train_tasks: list[dict], dev_tasks: list[di
                         on_stage=_fault_point, check_adapter=check_adapter,
                         research={"focus_reading": focus, "typed_answers": cfg.typed_answers,
                                   "answer_spans": research_setting(cfg, None, "answer_spans"),
+                                  "subject_page_answers": research_setting(cfg, None, "subject_page_answers"),
                                   "max_steps": cfg.max_steps, "demo_query": demo_query, "demo_hop": demo_hop})
         loop = StarLoop(scfg, deps, system=REACT_SYSTEM, extra_evals=extra_evals)
         if baseline:

@@ -385,3 +385,41 @@ def test_a_date_questions_spans_follow_its_role_in_a_range():
     choices = decoding.get("anyOf", [decoding])
     # "completed" asks for the end of the period: its start is never offered
     assert [c["properties"]["answer"]["enum"] for c in choices] == [["1889"]]
+
+
+def hopping_policy(messages, kwargs):
+    """Opens the subject's page, then hops to the engineer's, unless the grammar forces `answer`."""
+    if isinstance(kwargs["tool_choice"], dict):
+        return call("answer", answer="1889", url=PAGE, quote="Its company built the tower from 1887 to 1889.")
+    seen = sum(m["role"] == "tool" for m in messages)
+    if seen == 0:
+        return call("search", query="Eiffel Tower")
+    if seen == 1:
+        return call("open", url=PAGE)
+    if seen == 2:
+        return call("open", url="http://site/wiki/Gustave_Eiffel")
+    return call("answer", answer="1832", url="http://site/wiki/Gustave_Eiffel")
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_a_typed_question_is_answered_on_its_subjects_own_page(on):
+    pages = {PAGE: "The Eiffel Tower is a lattice tower in Paris. Its company built the tower from 1887 to 1889.",
+             "http://site/wiki/Gustave_Eiffel": "Gustave Eiffel (1832–1923) was a French civil engineer."}
+    state, client, toolbox, _, _ = run(hopping_policy, pages=pages, answer_spans=True, subject_page_answers=on,
+                                       question="In what year was the Eiffel Tower completed?")
+    opened = [c[1].get("url") for c in toolbox.calls if c[0] == "open"]
+    if on:  # the subject's page offers a year: the next call is `answer`, forced, every tool rendered
+        assert opened == [PAGE] and state["answer"] == "1889"
+        assert client.seen[-1]["tool_choice"] == {"type": "function", "function": {"name": "answer"}}
+        assert [t["function"]["name"] for t in client.seen[-1]["tools"]] == ["search", "open", "answer"]
+    else:
+        assert opened == [PAGE, "http://site/wiki/Gustave_Eiffel"] and state["answer"] == "1832"
+
+
+def test_a_hop_question_is_never_held_to_the_first_page():
+    # "the author of the novel X": the subject is reached through X, so X's page does not end the branch
+    pages = {PAGE: "The Eiffel Tower is a lattice tower in Paris. Its company built the tower from 1887 to 1889.",
+             "http://site/wiki/Gustave_Eiffel": "Gustave Eiffel (1832–1923) was a French civil engineer."}
+    state, _, toolbox, _, _ = run(hopping_policy, pages=pages, answer_spans=True, subject_page_answers=True,
+                                  question="In what year was the designer of the Eiffel Tower born?")
+    assert [c[1].get("url") for c in toolbox.calls if c[0] == "open"] == [PAGE, "http://site/wiki/Gustave_Eiffel"]

@@ -17,6 +17,7 @@ from tools.answer_types import (
     expected_type,
     matches_type,
     question_options,
+    question_subject,
     range_role,
     selects_spans,
 )
@@ -29,6 +30,14 @@ def test_the_question_form_decides_the_type():
     assert expected_type("When was the Treaty of Tordesillas signed?") == "date"
     assert expected_type("How many nocturnes did Chopin write?") == "number"
     assert expected_type("How tall is Mont Blanc?") == "measure"
+    # a year named as a noun: "birth year", "the year of his death", "which decade"
+    for q, role in (("What is the birth year of Francis Crick?", "start"),
+                    ("What is the death year of the composer of the ballet Swan Lake?", "end"),
+                    ("What was the year of his death?", "end"), ("What is the date of birth of Mikhail Lermontov?", "start"),
+                    ("Which decade did the war start in?", "start")):
+        assert expected_type(q) == "date", q
+        assert range_role(q) == role, q
+    assert expected_type("Who was born in the year of the death of Mozart?") == "name"
     # a who / where / which-institution / by-what-name question wants a name, never a bare number
     for q in ("Who discovered osmium?", "From his home in which town did James Dunlop discover Centaurus A?",
               "By what name was the Sistine Chapel originally known?", "What prize was the plane built for?",
@@ -228,3 +237,24 @@ def test_date_ranges_read_the_periods_a_sentence_states():
 ])
 def test_a_date_questions_spans_follow_the_ranges_of_its_quote(question, quote, spans):
     assert answer_spans(question, quote) == spans
+
+
+@pytest.mark.parametrize(("question", "subject"), [
+    ("In what year was the Eiffel Tower completed?", "Eiffel Tower"),
+    ("When was the Treaty of Tordesillas signed?", "Treaty of Tordesillas"),
+    ("How tall is Mont Blanc?", "Mont Blanc"),
+    ("How many nocturnes did Chopin write?", "Chopin"),
+    ("What is the birth year of Francis Crick?", "Francis Crick"),
+    ("Which year saw the birth of Cornelius Vanderbilt (American business tycoon)?", "Cornelius Vanderbilt"),
+    ("Ludwig van Beethoven (German composer) died in which year?", "Ludwig van Beethoven"),
+    ("In what year did Otto von Bismarck become chancellor of Germany?", "Otto von Bismarck"),
+    # reached through something else (a hop), a possessive, a comparison, a name asked for: no subject page
+    ("In what year was the author of the novel Pride and Prejudice born?", None),
+    ("What is the death year of the author of the play A Doll's House?", None),
+    ("When was the Eiffel Tower's designer born?", None),
+    ("Who died first, Mozart or Haydn?", None),
+    ("Who designed the Eiffel Tower?", None),
+    ("In what year did the film Citizen Kane appear?", None),
+])
+def test_the_subject_a_typed_question_is_answered_on(question, subject):
+    assert question_subject(question) == subject
