@@ -34,11 +34,11 @@ _TYPES = (  # (type, question pattern), first match wins
                         r"publication|release|independence)\b)")),
     ("measure", re.compile(r"\bhow (?:tall|high|long|far|deep|heavy|wide|big|large|old)\b|"
                            r"\bwhat is the (?:height|length|area|elevation|depth|width|mass|weight)\b")),
-    ("number", re.compile(r"\bhow (?:many|much)\b")),
+    ("number", re.compile(r"\bhow (?:many|much)\b|\b(?:what|which) (?:is|was|are|were) the number of\b")),
     # a who-question, a where-question, "what prize / which city / by what name", "by whom",
-    # "known as what": a name, never a bare number or year ("1803" for "Who discovered osmium?")
+    # "known as what", "Name the author of X": a name, never a bare number or year ("1803" for "Who discovered osmium?")
     ("name", re.compile(r"^(?:(?:from|by|to|with|for|of|after|at|in) )?(?:who|whom|whose|where)\b|\bby whom\b|"
-                        r"\b(?:known as|called|named) what\b|\bby what name\b|"
+                        r"\b(?:known as|called|named) what\b|\bby what name\b|^name the\b|"
                         r"\b(?:what|which) (?:(?!(?:was|is|were|are|did|does|do|has|had)\b)[a-z]+ ){0,2}(?:name|title|prize|award|city|town|village|country|"
                         r"island|building|institution|university|company|organi[sz]ation|river|mountain|plateau|"
                         r"epoch|species|ship|novel|treaty|language|empire|dynasty|viaduct|bull|academy|"

@@ -50,11 +50,14 @@ def test_research_on_the_embedded_default(vllm_server, test_home, mode):
 # Easy questions the shipped reasoner answered right and cited in every measurement of its
 # adapter (dev evals with and without answer spans): one single-hop, two bridges. Greedy
 # decoding is not bit-exact across CPU classes (bf16 or fp32) and batching, so the test asks
-# for two of the three; the base model answers none of them right and cited.
+# for three of the four; the base model answers none of them right and cited. The demo's
+# question must be cited from the Eiffel Tower page itself (subject-page answers), not from
+# Gustave Eiffel's, where the reasoner used to hop.
 EASY = [
-    ("Which year saw the birth of Setsuko Hara (Japanese actress)?", "1920"),
-    ("On which continent is the country whose capital is Conakry?", "Africa"),
-    ("On which continent is the country whose capital is Seoul?", "Asia"),
+    ("Which year saw the birth of Setsuko Hara (Japanese actress)?", "1920", None),
+    ("On which continent is the country whose capital is Conakry?", "Africa", None),
+    ("On which continent is the country whose capital is Seoul?", "Asia", None),
+    ("In what year was the Eiffel Tower completed?", "1889", "/wiki/Eiffel_Tower"),
 ]
 
 
@@ -62,7 +65,7 @@ def test_the_shipped_reasoner_answers_easy_questions_right_and_cited(vllm_server
     shipped = find_shipped()
     assert shipped is not None, "no trained reasoner is shipped (reasoner/shipped/deepstar-reasoner)"
     outcomes = {}
-    for question, gold in EASY:
+    for question, gold, page in EASY:
         proc = deepstar("research", question, "--json", home=test_home, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         out = json.loads(proc.stdout)
@@ -73,8 +76,8 @@ def test_the_shipped_reasoner_answers_easy_questions_right_and_cited(vllm_server
         right = gold.casefold() in out["answer"].casefold()
         # cited: a page the run fetched, its sentence verified against the snapshot, and that
         # sentence (the report's finding line quotes it) states the answer
-        cited = [c for c in out["citations"] if c.get("supported")]
+        cited = [c for c in out["citations"] if c.get("supported") and (page is None or c["url"].endswith(page))]
         findings = [line for line in out["report"].splitlines() if line.startswith("- ") and "[" in line]
         stated = any(gold.casefold() in line.split("—", 1)[-1].casefold() for line in findings)
         outcomes[question] = (out["answer"], right and bool(cited) and stated)
-    assert sum(ok for _, ok in outcomes.values()) >= 2, outcomes
+    assert sum(ok for _, ok in outcomes.values()) >= 3, outcomes
