@@ -80,7 +80,8 @@ def test_star_trains_and_serves_from_a_local_checkpoint(tiny_base, tmp_path):
     assert config["base_model"] == "tiny-base"
     assert config["base_model_hash"] == sha256_file(tiny_base / "model.safetensors")
     # the research settings the runs used, as the card must carry them
-    assert config["research"] == {"focus_reading": False, "typed_answers": True, "answer_spans": False, "max_steps": 4,
+    assert config["research"] == {"focus_reading": False, "typed_answers": True, "answer_spans": False,
+                                  "subject_page_answers": False, "max_steps": 4,
                                   "demo_query": "question", "demo_hop": "name"}
     for adapter in ("seed/adapter-s0", "iter_1/adapter"):  # real adapters, trained on the tiny base
         trained_on = json.loads((out / adapter / "adapter_config.json").read_text())["base_model_name_or_path"]

@@ -1,6 +1,8 @@
 """The questions subject-page answers or the year-noun date type can change: question_subject(q) is
 set, or q names a year as a noun ("birth year", "year of his death"). usage: candidates.py IN OUT"""
 
+from __future__ import annotations
+
 import json
 import re
 import sys
@@ -11,8 +13,14 @@ YEAR_NOUN = re.compile(r"\b(?:birth|death|founding|completion|publication|releas
                        r"\b(?:year|date) of (?:(?:his|her|its|their|the) )?(?:birth|death|founding|completion|"
                        r"publication|release|independence)\b|^(?:what|which) decade\b|\bin (?:what|which) decade\b")
 
-with open(sys.argv[2], "w", encoding="utf-8") as out:
-    for line in open(sys.argv[1], encoding="utf-8"):
-        q = json.loads(line)["question"]
-        if question_subject(q) or YEAR_NOUN.search(" ".join(q.casefold().split())):
-            out.write(line)
+
+def main(src: str, dst: str) -> None:
+    with open(dst, "w", encoding="utf-8") as out:
+        for line in open(src, encoding="utf-8"):
+            q = json.loads(line)["question"]
+            if question_subject(q) or YEAR_NOUN.search(" ".join(q.casefold().split())):
+                out.write(line)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
