@@ -20,18 +20,19 @@ import re
 
 from tools.evidence import content_words, is_function_word, normalize
 
-__all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "SPAN_MAX_WORDS", "SPAN_TYPES", "answer_pattern", "answer_spans",
+__all__ = ["ANSWER_PATTERNS", "NUMERIC_TYPES", "SPAN_MAX_WORDS", "SPAN_TYPES", "YEAR_NOUN", "answer_pattern", "answer_spans",
            "date_ranges", "expected_type", "matches_type", "question_options", "question_subject", "range_role",
            "repeats_question", "selects_spans"]
 
+# a year named as a noun: "the birth year of X", "the year of his death"
+YEAR_NOUN = (r"\b(?:birth|death|founding|completion|publication|release) (?:year|date)\b|"
+             r"\b(?:year|date) of (?:(?:his|her|its|their|the) )?(?:birth|death|founding|completion|"
+             r"publication|release|independence)\b")
 _TYPES = (  # (type, question pattern), first match wins
     # "What is the birth year of X?", "the year of his death", "In which decade ...?": a date too
     ("date", re.compile(r"^(?:when|in (?:what|which) (?:year|century|decade)|(?:what|which) (?:year|date|century|decade)|"
                         r"on (?:what|which) (?:date|day))\b|\b(?:what|which) year\b|"
-                        r"^(?!(?:[a-z]+ )?(?:who|whom|whose|where)\b).*?(?:"
-                        r"\b(?:birth|death|founding|completion|publication|release) (?:year|date)\b|"
-                        r"\b(?:year|date) of (?:(?:his|her|its|their|the) )?(?:birth|death|founding|completion|"
-                        r"publication|release|independence)\b)")),
+                        r"^(?!(?:[a-z]+ )?(?:who|whom|whose|where)\b).*?(?:" + YEAR_NOUN + r")")),
     ("measure", re.compile(r"\bhow (?:tall|high|long|far|deep|heavy|wide|big|large|old)\b|"
                            r"\bwhat is the (?:height|length|area|elevation|depth|width|mass|weight)\b")),
     ("number", re.compile(r"\bhow (?:many|much)\b|\b(?:what|which) (?:is|was|are|were) the number of\b")),

@@ -7,18 +7,16 @@ import json
 import re
 import sys
 
-from tools.answer_types import question_subject
+from tools.answer_types import YEAR_NOUN, question_subject
 
-YEAR_NOUN = re.compile(r"\b(?:birth|death|founding|completion|publication|release) (?:year|date)\b|"
-                       r"\b(?:year|date) of (?:(?:his|her|its|their|the) )?(?:birth|death|founding|completion|"
-                       r"publication|release|independence)\b|^(?:what|which) decade\b|\bin (?:what|which) decade\b")
+CHANGED = re.compile(YEAR_NOUN + r"|^(?:what|which) decade\b|\bin (?:what|which) decade\b")
 
 
 def main(src: str, dst: str) -> None:
     with open(dst, "w", encoding="utf-8") as out:
         for line in open(src, encoding="utf-8"):
             q = json.loads(line)["question"]
-            if question_subject(q) or YEAR_NOUN.search(" ".join(q.casefold().split())):
+            if question_subject(q) or CHANGED.search(" ".join(q.casefold().split())):
                 out.write(line)
 
 
