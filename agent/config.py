@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -66,6 +67,7 @@ class AgentConfig:
     server_start_timeout_s: float = _help("how long to wait for the server's /health", 900.0)
     server_dtype: Dtype = _help("what the embedded server computes in: 'auto' (bf16 where the CPU has native bf16 — AVX512-BF16 or AMX — else fp32; see reasoner/cpu.py), 'bf16' or 'fp32'", "auto")
     max_model_len: int = _help("context length the embedded server allocates (Gemma 3 270M: up to 32k)", 8192)
+    server_vllm_args: str = _help("more arguments for the embedded vLLM server's command line, shell-quoted (e.g. '--distributed-executor-backend uni'), placed after deepstar's own; `deepstar serve` starts the server with them", "")
     # --- the web ------------------------------------------------------------------------
     web: Web = _help("search backend: the offline wiki site, a SearXNG instance, or ddgs", "wiki")
     searxng_url: str | None = _help("SearXNG base URL for --web searxng", None)
@@ -122,6 +124,10 @@ class AgentConfig:
             raise ConfigError(f"top_p must be within (0, 1], got {self.top_p}")
         if self.web == "searxng" and not self.searxng_url:
             raise ConfigError("web = 'searxng' needs searxng_url (DEEPSTAR_SEARXNG_URL or --searxng-url)")
+        try:
+            shlex.split(self.server_vllm_args)
+        except ValueError as exc:
+            raise ConfigError(f"server_vllm_args is not a shell-quoted argument list ({exc}): {self.server_vllm_args!r}") from None
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url must start with http:// or https://, got {self.base_url!r}")
 

@@ -13,6 +13,7 @@ reasoner, the base model.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,6 +146,7 @@ def server_spec(cfg: AgentConfig, *, model_path: Path | None = None, port: int |
         max_model_len=cfg.max_model_len, start_timeout_s=cfg.server_start_timeout_s, allow_public=allow_public,
         dtype=dtype or cfg.server_dtype,
         lora_modules=embedded_adapters(cfg, served, note=note) if enable_lora else (),
+        extra_args=tuple(shlex.split(cfg.server_vllm_args)),
     )
 
 

@@ -33,6 +33,7 @@ def test_deepstar_section_and_lists(tmp_path):
     ({"DEEPSTAR_WEB": "searxng"}, "needs searxng_url"),
     ({"DEEPSTAR_BASE_URL": "localhost:8000"}, "must start with http"),
     ({"DEEPSTAR_RESPECT_ROBOTS": "perhaps"}, "expected true or false"),
+    ({"DEEPSTAR_SERVER_VLLM_ARGS": "--x 'unclosed"}, "server_vllm_args is not a shell-quoted argument list"),
 ])
 def test_bad_values_name_the_field_and_source(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):
@@ -53,3 +54,18 @@ def test_bad_toml_and_unknown_keys_are_clear_errors(tmp_path):
 def test_redacted_hides_the_api_key():
     cfg = AgentConfig(home=Path("/tmp/x"), api_key="sk-secret")
     assert cfg.redacted()["api_key"] == "***" and "sk-secret" not in str(cfg.redacted())
+
+
+def test_server_vllm_args_reach_the_server_command_after_deepstars_own(tmp_path):
+    from agent.runtime import server_spec
+    from reasoner.server import _command
+
+    env = {"DEEPSTAR_HOME": str(tmp_path), "DEEPSTAR_SERVER_VLLM_ARGS": "--distributed-executor-backend uni --x 'a b'"}
+    cfg = load_config({}, environ=env)
+    spec = server_spec(cfg, model_path=tmp_path, enable_lora=False)
+    assert spec.extra_args == ("--distributed-executor-backend", "uni", "--x", "a b")
+    cmd = _command(spec, "cuda")
+    assert cmd[-4:] == ["--distributed-executor-backend", "uni", "--x", "a b"]
+    assert cmd.index("--model") < cmd.index("--distributed-executor-backend")
+    assert server_spec(load_config({}, environ={"DEEPSTAR_HOME": str(tmp_path)}), model_path=tmp_path,
+                       enable_lora=False).extra_args == ()
