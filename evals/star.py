@@ -99,6 +99,8 @@ class StarConfig:
     fewshot_examples: int = _help("exemplar trajectories in the prompt for start/baseline 'fewshot'", 2)
     mode: str = _help("research mode of rollouts and evals: 'react', or 'plan' (every model call of the graph is trained on)", "react")
     run_name: str = _help("prefix of the served adapter names", "star")
+    balance_kinds: bool = _help("cap the model's own trajectories per task kind at the scarcest kind's count "
+                                "(rebuild_dataset)", False)
 
     def __post_init__(self) -> None:
         if not self.out_dir:
@@ -262,19 +264,50 @@ def _rows(record: dict[str, Any], system: str | None) -> list[tuple[tuple[str, .
 
 
 def rebuild_dataset(seed_demos: Sequence[dict], kept: Sequence[dict], rationalized: Sequence[dict], *,
-                    system: str | None = None) -> list[dict[str, Any]]:
+                    system: str | None = None, balance_kinds: bool = False, seed: int = 0) -> list[dict[str, Any]]:
     """This iteration's training set, built from scratch: demonstrations + kept + rationalized,
     hints stripped, exemplars removed, duplicates (same question, answer and tool calls; for a
-    plan-mode call: same node and conversation) dropped."""
+    plan-mode call: same node and conversation) dropped.
+
+    `balance_kinds`: the model's own records (kept and rationalized, after duplicates are dropped)
+    are capped per task kind at the count of the kind with fewest, so that what the model already
+    solves most (single-hop questions) does not crowd out the rest; kept records are chosen before
+    rationalized ones, at random (by `seed`) within each. Demonstrations are never capped."""
     out, seen = [], set()
     for source, records in (("demonstration", seed_demos), ("rollout", kept), ("rationalized", rationalized)):
-        for record in records:
+        for n, record in enumerate(records):
             for key, row in _rows(strip_hints(dict(record)), system):
                 if key in seen:
                     continue
                 seen.add(key)
-                out.append({**row, "origin": source, "rationalized": source == "rationalized"})
+                out.append({**row, "origin": source, "rationalized": source == "rationalized",
+                            "kind": record.get("kind"), "_record": (source, n)})
+    if balance_kinds:
+        out = _balanced_by_kind(out, seed)
+    for row in out:
+        del row["_record"]
+        if row["kind"] is None:
+            del row["kind"]
     return out
+
+
+def _balanced_by_kind(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """`rows` with the model's own records capped per kind at the scarcest kind's count (rebuild_dataset)."""
+    own: dict[str, list[tuple[str, int]]] = {}
+    for row in rows:
+        if row["origin"] != "demonstration" and row["_record"] not in own.setdefault(row["kind"] or "?", []):
+            own[row["kind"] or "?"].append(row["_record"])
+    if not own:
+        return rows
+    cap = min(len(records) for records in own.values())
+    chosen: set[tuple[str, int]] = set()
+    rng = random.Random(seed)
+    for kind in sorted(own):
+        records = own[kind]
+        rng.shuffle(records)
+        records.sort(key=lambda r: r[0] != "rollout")  # stable: kept before rationalized, shuffled within
+        chosen.update(records[:cap])
+    return [row for row in rows if row["origin"] == "demonstration" or row["_record"] in chosen]
 
 
 def seed_result(out_dir: str | Path) -> dict[str, Any]:
@@ -401,10 +434,13 @@ class StarLoop:
         """The training set and, beside it, what produced it (config, iteration, base hash, seeds)."""
         self._write_jsonl(d / "dataset.jsonl", data)
         origins: dict[str, int] = {}
+        kinds: dict[str, int] = {}
         for row in data:
             origins[row.get("origin", "given")] = origins.get(row.get("origin", "given"), 0) + 1
+            key = f"{row.get('origin', 'given')}/{row.get('kind', '?')}"
+            kinds[key] = kinds.get(key, 0) + 1
         self._write_json(d / "dataset.meta.json", {**self._provenance, "iteration": iteration, "size": len(data),
-                                                    "origins": origins})
+                                                    "origins": origins, "origin_kinds": dict(sorted(kinds.items()))})
 
     async def _rollouts(self, path: Path, jobs: list[tuple[dict, dict]]) -> list[dict]:
         """Run (task, kwargs) jobs; each finished record is appended at once, so a killed
@@ -564,7 +600,8 @@ class StarLoop:
         self._done(d, "rationalize", {"rationalized": len(rationalized), "failed_tasks": len(failed)})
 
         # 4. dataset, rebuilt from scratch
-        data = rebuild_dataset(demos if cfg.start == "seed" else [], kept, rationalized, system=self.system)
+        data = rebuild_dataset(demos if cfg.start == "seed" else [], kept, rationalized, system=self.system,
+                               balance_kinds=cfg.balance_kinds, seed=cfg.seed + i)
         self._write_dataset(d, data, iteration=i)
         self._done(d, "dataset", {"size": len(data)})
 

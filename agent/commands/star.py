@@ -125,6 +125,8 @@ def star(
                              "every model call of a successful run is trained on, the plan call included)"),
     lr: float = typer.Option(2e-4, "--lr", help="learning rate"),
     run_name: str = typer.Option("star", "--run-name", help="prefix of the adapter names served for this run"),
+    balance_kinds: bool = typer.Option(False, "--balance-kinds", help="cap the model's own trajectories per task "
+                                       "kind at the scarcest kind's count in each iteration's training set"),
     patience: int = typer.Option(1, "--patience", min=1, help="iterations without a dev EM gain before stopping early"),
     base_model: Path | None = typer.Option(None, "--base-model", help="a local Hugging Face checkpoint directory to "
                                            "start from: served and trained from it (default: the bundled model)"),
@@ -155,7 +157,7 @@ def star(
     scfg = StarConfig(out_dir=str(out), iterations=iterations, start=start, samples_per_task=samples,
                       temperature=temperature, train_sample=train_sample, base_steps=base_steps,
                       seed_steps=seed_steps, noise_seeds=noise_seeds, concurrency=concurrency, seed=seed,
-                      run_name=run_name, patience=patience, mode=mode)
+                      run_name=run_name, patience=patience, mode=mode, balance_kinds=balance_kinds)
     if base_model is not None:
         _check_checkpoint(base_model)
     cfg = build_config(config, home=home, mode=mode, max_steps=max_steps, max_concurrency=max(16, concurrency),

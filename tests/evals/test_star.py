@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,23 @@ async def test_the_test_split_is_scored_once_for_the_model_chosen_on_dev(tmp_pat
         await loop.final_test(TEST)
     report = write_report(tmp_path / "star").read_text()
     assert "## test split (scored once, at the end)" in report and "| chosen (`star-iter1`) | 10 | 1.000 |" in report
+
+
+def test_balanced_dataset_caps_the_model_s_own_records_per_kind():
+    def own(i, kind):
+        return record(id=f"{kind}{i}", question=f"{kind} question {i}?", answer="1889") | {"kind": kind}
+
+    demos = [own(i, "single") | {"question": f"demo {i}?"} for i in range(5)]
+    kept = [own(i, "single") for i in range(6)] + [own(i, "bridge") for i in range(2)]
+    hinted = [own(i, "comparison") for i in range(3)] + [own(8, "bridge"), own(9, "bridge")]
+    data = rebuild_dataset(demos, kept, hinted, system="S", balance_kinds=True, seed=1)
+    count = Counter((d["origin"], d["kind"]) for d in data)
+    # the model's own records: single 6, bridge 4, comparison 3: each kind is capped at 3
+    assert count[("demonstration", "single")] == 5  # demonstrations are never capped
+    assert count[("rollout", "single")] == 3 and count[("rationalized", "comparison")] == 3
+    # bridge: its 2 kept records come before its 2 rationalized ones, of which one is left
+    assert count[("rollout", "bridge")] == 2 and count[("rationalized", "bridge")] == 1
+    unbalanced = rebuild_dataset(demos, kept, hinted, system="S")
+    assert Counter(d["kind"] for d in unbalanced)["single"] == 11
+    # the choice is fixed by the seed
+    assert data == rebuild_dataset(demos, kept, hinted, system="S", balance_kinds=True, seed=1)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 ARGS = ["--train-limit", "3", "--dev-limit", "2", "--seed-demos", "3", "--samples", "1", "--iterations", "1",
         "--seed-steps", "2", "--base-steps", "2", "--noise-seeds", "1", "--max-steps", "4", "--concurrency", "4",
-        "--run-name", "startest"]
+        "--run-name", "startest", "--balance-kinds"]
 
 
 def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, prepared_model, tmp_path):
@@ -55,6 +55,16 @@ def test_one_tiny_iteration_then_resume_after_a_kill(vllm_server, test_home, pre
     for path in ("demos.jsonl", "config.json", "metrics.json", "report.md", "plot.png", "seed/adapter-s0",
                  "iter_1/dataset.jsonl", "iter_1/eval/summary.json"):
         assert (out / path).exists(), path
+    # --balance-kinds: the model's own rows, counted by kind in the set's meta, are capped at the scarcest kind's
+    data_meta = json.loads((out / "iter_1" / "dataset.meta.json").read_text())
+    assert data_meta["config"]["balance_kinds"] is True
+    assert sum(data_meta["origin_kinds"].values()) == data_meta["size"] > 0
+    own: dict[str, int] = {}
+    for key, n in data_meta["origin_kinds"].items():
+        origin, kind = key.split("/", 1)
+        if origin != "demonstration":
+            own[kind] = own.get(kind, 0) + n
+    assert len(set(own.values())) <= 1, data_meta["origin_kinds"]
     meta = json.loads((out / "iter_1" / "adapter" / "deepstar-train.json").read_text())
     assert meta["config"]["iteration"] == 1 and meta["config"]["max_steps"] == 2
     # fresh from the base: every trained adapter records the prepared base checkpoint as its

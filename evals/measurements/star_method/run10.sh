@@ -23,8 +23,9 @@ stages = {"train:adapter-s0": {"steps": 60, "seed": 0, "from": "reasoner/shipped
 json.dump(stages, open(f"{out}/seed/stages.json", "w"), indent=2)
 PY
 fi
-# a later session resumes from the stage artifacts committed under $M/run10/ (gzipped JSONL, markers)
-if [ -d "$M/run10" ] && [ ! -e "$OUT/iter_1/stages.json" ]; then
+# a later session resumes from the stage artifacts committed under $M/run10/ (gzipped JSONL, markers);
+# RESTORE=0 starts without them (run11.sh)
+if [ "${RESTORE:-1}" = 1 ] && [ -d "$M/run10" ] && [ ! -e "$OUT/iter_1/stages.json" ]; then
   (cd "$M/run10" && find . -type f) | while read -r f; do
     mkdir -p "$OUT/$(dirname "$f")"
     case "$f" in *.gz) gunzip -c "$M/run10/$f" > "$OUT/${f%.gz}" ;; *) cp "$M/run10/$f" "$OUT/$f" ;; esac
@@ -36,4 +37,4 @@ export DEEPSTAR_FOCUS_READING=false DEEPSTAR_ANSWER_SPANS=true
 exec "${VENV:-$CODE/.venv}/bin/deepstar" star --train /work/star/tasks_echo.jsonl --dev /work/star/tasks.jsonl \
   --human /work/shared/data/dev_questions_human.jsonl --out "$OUT" --demo-query entity \
   --iterations 3 --patience 3 --dev-limit 200 --seed-demos 200 --train-sample 300 --samples 2 \
-  --seed-steps 60 --base-steps 60 --noise-seeds 1 --concurrency 16 --max-steps 10 --seed 0
+  --seed-steps 60 --base-steps 60 --noise-seeds 1 --concurrency 16 --max-steps 10 --seed 0 "$@"
