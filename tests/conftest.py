@@ -40,13 +40,23 @@ def test_home() -> Path:
 def deepstar(*args: str, home: Path, timeout: float = 900, check: bool = False,
              env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
     """Run the real `deepstar` CLI in a subprocess against `home`."""
-    full_env = {**os.environ, "DEEPSTAR_HOME": str(home), **(env or {})}
-    full_env.pop("DEEPSTAR_BASE_URL", None)
     proc = subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, input=input, cwd=REPO)
+                          timeout=timeout, env=_cli_env(home, env), input=input, cwd=REPO)
     if check and proc.returncode != 0:
         raise AssertionError(f"deepstar {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def deepstar_popen(*args: str, home: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start the real `deepstar` CLI against `home` without waiting (text pipes; `communicate` it)."""
+    return subprocess.Popen([sys.executable, "-m", "agent", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=_cli_env(home, env), cwd=REPO)
+
+
+def _cli_env(home: Path, env: dict | None) -> dict:
+    full_env = {**os.environ, "DEEPSTAR_HOME": str(home), **(env or {})}
+    full_env.pop("DEEPSTAR_BASE_URL", None)
+    return full_env
 
 
 @pytest.fixture(scope="session")

@@ -345,7 +345,8 @@ def _kill_research(ctx: FaultContext, sig: signal.Signals, name: str) -> Scenari
     # the plan call goes through; the next model call waits at the gate, so the run is
     # still going when the signal comes however fast the model answers
     with _Gate(ctx.base_url or "", passes=1) as gate:
-        home = _model_home(ctx, name, base_url=gate.url)
+        # 3 model calls: the signal comes after the first, and the resume has little left to do
+        home = _model_home(ctx, name, base_url=gate.url, max_steps=3)
         proc = _popen(home, "research", QUESTION, "--mode", "plan", "--json")
         run_id = _wait_for_steps(home, proc, 1)
         if run_id is None:
@@ -413,7 +414,7 @@ def _vllm_killed(ctx: FaultContext) -> ScenarioResult:
         if started.returncode != 0:
             raise RuntimeError(f"`deepstar serve` failed: {started.stderr[-1500:]}")
         for attempt in range(3):
-            proc = _popen(home, "research", QUESTIONS[attempt], "--mode", "plan", "--max-steps", "8", "--json")
+            proc = _popen(home, "research", QUESTIONS[attempt], "--mode", "plan", "--max-steps", "4", "--json")
             run_id = _wait_for_steps(home, proc, 2)
             if run_id is None:
                 _finish(proc)
@@ -458,7 +459,7 @@ async def vllm_killed(ctx: FaultContext) -> ScenarioResult:
 # --- STaR killed in each stage ---------------------------------------------------------------------------
 STAR_ARGS = ["--train-limit", "2", "--dev-limit", "1", "--seed-demos", "2", "--samples", "1", "--iterations", "1",
              "--seed-steps", "1", "--base-steps", "1", "--noise-seeds", "1", "--max-steps", "3",
-             "--concurrency", "2"]
+             "--concurrency", "2", "--balance-kinds"]
 # where `deepstar star` is killed, in the order a run reaches them
 STAR_POINTS = ["iter_1/rollout", "iter_1/filter", "iter_1/training", "iter_1/load", "iter_1/eval"]
 
@@ -622,12 +623,31 @@ def _star(ctx: FaultContext) -> ScenarioResult:
         result.runs += 1
 
     result.steps_lost = _lost(committed, _steps(home, sorted({r[0] for r in committed.values()})))
+    served = _served(home)  # the run's adapters, before they are taken off the shared server
     _unload(home, [f"{name}-seed-s0", f"{name}-iter1"])
-    result.extra.update({"runs": kills, "out": str(out), "steps_tracked": len(committed)})
+    result.extra.update({"runs": kills, "out": str(out), "steps_tracked": len(committed), "run_name": name,
+                         "served": served})
     result.detail = "; ".join(problems) or (
         f"killed at {', '.join(STAR_POINTS)}: each rerun resumed at the killed stage, finished stages not redone, "
         "no process left behind; the truncated adapter was retrained")
     return result
+
+
+def _served(home: Path) -> list[str]:
+    """The model names the workspace's server serves now ([] when it is not running)."""
+    import httpx
+
+    from reasoner.endpoint import sync_client
+    from reasoner.server import read_state
+
+    state = read_state(home / "server.json")
+    if state is None:
+        return []
+    try:
+        with sync_client(state.base_url, timeout=30) as http:
+            return sorted(m["id"] for m in http.get(f"{state.base_url}/models").json().get("data", []))
+    except (httpx.HTTPError, ValueError):
+        return []
 
 
 def _unload(home: Path, names: list[str]) -> None:

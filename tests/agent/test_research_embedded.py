@@ -13,7 +13,7 @@ import pytest
 
 from agent.store import TrajectoryStore
 from reasoner.shipped_reasoner import SHIPPED_NAME, find_shipped
-from tests.conftest import deepstar
+from tests.conftest import deepstar, deepstar_popen
 
 pytestmark = pytest.mark.integration
 
@@ -65,10 +65,12 @@ def test_the_shipped_reasoner_answers_easy_questions_right_and_cited(vllm_server
     shipped = find_shipped()
     assert shipped is not None, "no trained reasoner is shipped (reasoner/shipped/deepstar-reasoner)"
     outcomes = {}
-    for question, gold, page in EASY:
-        proc = deepstar("research", question, "--json", home=test_home, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        out = json.loads(proc.stdout)
+    # the four runs at once (the server batches them), each its own `deepstar research` process
+    procs = [deepstar_popen("research", question, "--json", home=test_home) for question, _, _ in EASY]
+    finished = [p.communicate(timeout=900) for p in procs]
+    for (question, gold, page), proc, (stdout, stderr) in zip(EASY, procs, finished, strict=True):
+        assert proc.returncode == 0, stderr[-3000:]
+        out = json.loads(stdout)
         store = TrajectoryStore(test_home / "deepstar.db")
         record = store.get_trajectory(out["trajectory_id"])
         store.close()
