@@ -293,17 +293,17 @@ def rebuild_dataset(seed_demos: Sequence[dict], kept: Sequence[dict], rationaliz
 
 def _balanced_by_kind(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
     """`rows` with the model's own records capped per kind at the scarcest kind's count (rebuild_dataset)."""
-    own: dict[str, list[tuple[str, int]]] = {}
+    own: dict[str, dict[tuple[str, int], None]] = {}  # kind -> its records, in order, once each
     for row in rows:
-        if row["origin"] != "demonstration" and row["_record"] not in own.setdefault(row["kind"] or "?", []):
-            own[row["kind"] or "?"].append(row["_record"])
+        if row["origin"] != "demonstration":
+            own.setdefault(row["kind"] or "?", {})[row["_record"]] = None
     if not own:
         return rows
     cap = min(len(records) for records in own.values())
     chosen: set[tuple[str, int]] = set()
     rng = random.Random(seed)
     for kind in sorted(own):
-        records = own[kind]
+        records = list(own[kind])
         rng.shuffle(records)
         records.sort(key=lambda r: r[0] != "rollout")  # stable: kept before rationalized, shuffled within
         chosen.update(records[:cap])

@@ -623,8 +623,7 @@ def _star(ctx: FaultContext) -> ScenarioResult:
         result.runs += 1
 
     result.steps_lost = _lost(committed, _steps(home, sorted({r[0] for r in committed.values()})))
-    served = _served(home)  # the run's adapters, before they are taken off the shared server
-    _unload(home, [f"{name}-seed-s0", f"{name}-iter1"])
+    served = _unload(home, [f"{name}-seed-s0", f"{name}-iter1"])  # what was served before
     result.extra.update({"runs": kills, "out": str(out), "steps_tracked": len(committed), "run_name": name,
                          "served": served})
     result.detail = "; ".join(problems) or (
@@ -633,8 +632,9 @@ def _star(ctx: FaultContext) -> ScenarioResult:
     return result
 
 
-def _served(home: Path) -> list[str]:
-    """The model names the workspace's server serves now ([] when it is not running)."""
+def _unload(home: Path, names: list[str]) -> list[str]:
+    """Take this scenario's adapters off the shared server again; returns the model names it
+    served just before ([] when it is not running or did not answer)."""
     import httpx
 
     from reasoner.endpoint import sync_client
@@ -643,29 +643,17 @@ def _served(home: Path) -> list[str]:
     state = read_state(home / "server.json")
     if state is None:
         return []
-    try:
-        with sync_client(state.base_url, timeout=30) as http:
-            return sorted(m["id"] for m in http.get(f"{state.base_url}/models").json().get("data", []))
-    except (httpx.HTTPError, ValueError):
-        return []
-
-
-def _unload(home: Path, names: list[str]) -> None:
-    """Take this scenario's adapters off the shared server again."""
-    import httpx
-
-    from reasoner.endpoint import sync_client
-    from reasoner.server import read_state
-
-    state = read_state(home / "server.json")
-    if state is None:
-        return
     with sync_client(state.base_url, timeout=30) as http:  # the local server: never through a proxy
+        try:
+            served = sorted(m["id"] for m in http.get(f"{state.base_url}/models").json().get("data", []))
+        except (httpx.HTTPError, ValueError):
+            served = []
         for name in names:
             try:
                 http.post(f"{state.base_url}/unload_lora_adapter", json={"lora_name": name})
             except httpx.HTTPError:
                 pass
+    return served
 
 
 async def star_stage_kills(ctx: FaultContext) -> ScenarioResult:

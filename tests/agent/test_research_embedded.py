@@ -67,7 +67,13 @@ def test_the_shipped_reasoner_answers_easy_questions_right_and_cited(vllm_server
     outcomes = {}
     # the four runs at once (the server batches them), each its own `deepstar research` process
     procs = [deepstar_popen("research", question, "--json", home=test_home) for question, _, _ in EASY]
-    finished = [p.communicate(timeout=900) for p in procs]
+    try:
+        finished = [p.communicate(timeout=900) for p in procs]
+    finally:  # a run that hung (or a failure above) leaves no process behind
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     for (question, gold, page), proc, (stdout, stderr) in zip(EASY, procs, finished, strict=True):
         assert proc.returncode == 0, stderr[-3000:]
         out = json.loads(stdout)
